@@ -1,0 +1,140 @@
+"""Thin adapters over boto3.
+
+Clients are created lazily by cached factories, never at import time, so that
+moto (or a test's fake) is in place before the first client exists. Every
+``botocore`` error that means something to the product is translated into a
+:mod:`retrain.errors` type with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from retrain.errors import DataNotFound, TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_s3.client import S3Client
+
+_RETRIES = Config(retries={"max_attempts": 5, "mode": "adaptive"})
+_TRANSIENT = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "InternalError"}
+
+
+@functools.cache
+def s3() -> S3Client:
+    return boto3.client("s3", config=_RETRIES)
+
+
+@functools.cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_RETRIES)
+
+
+@functools.cache
+def events() -> EventBridgeClient:
+    return boto3.client("events", config=_RETRIES)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (a new moto mock or new credentials)."""
+    for factory in (s3, dynamodb, events):
+        factory.cache_clear()
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _translate(exc: ClientError, what: str) -> Exception:
+    code = error_code(exc)
+    if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
+        return DataNotFound(f"{what} does not exist")
+    if code in _TRANSIENT:
+        return TransientError(f"{what}: {code}")
+    return exc
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def get_bytes(bucket: str, key: str) -> bytes:
+    try:
+        body = s3().get_object(Bucket=bucket, Key=key)["Body"]
+        return body.read()
+    except ClientError as exc:
+        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+
+
+def head(bucket: str, key: str) -> dict[str, Any] | None:
+    """Object metadata, or ``None`` when the object does not exist."""
+    try:
+        return dict(s3().head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+
+
+def put_bytes(bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
+    """Write an object and return its ETag."""
+    try:
+        response = s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+    except ClientError as exc:
+        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+    return str(response.get("ETag", "")).strip('"')
+
+
+def put_new(bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
+    """Write an object only if no object has that key yet.
+
+    Returns ``True`` when written, ``False`` when the key already existed (the
+    existing object is left untouched). Uses S3's conditional write
+    (``If-None-Match: *``), so two writers racing cannot both succeed.
+    """
+    try:
+        s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+    except ClientError as exc:
+        if error_code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412"}:
+            return False
+        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+    return True
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, indent=2, default=str).encode()
+
+
+def put_json(bucket: str, key: str, value: Any) -> str:
+    return put_bytes(bucket, key, json_bytes(value), content_type="application/json")
+
+
+def get_json(bucket: str, key: str) -> Any:
+    return json.loads(get_bytes(bucket, key))
+
+
+def list_objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every object under ``prefix`` (key, size, ETag), in key order."""
+    paginator = s3().get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield {"key": item["Key"], "size": item["Size"], "etag": str(item["ETag"]).strip('"')}
+    except ClientError as exc:
+        raise _translate(exc, f"s3://{bucket}/{prefix}") from exc

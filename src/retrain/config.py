@@ -1,0 +1,279 @@
+"""The per-model retraining policy.
+
+One YAML file per model. Unknown keys are rejected (``extra="forbid"``) and every
+error names the field that is wrong, so a typo never silently turns a trigger
+off. A minimal file (model, problem, target, features, triggers, training,
+validation) is enough: everything else has a documented default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from retrain.errors import ConfigError
+
+Problem = Literal["classification", "regression"]
+
+#: Metric name -> True when a higher value is better.
+METRIC_DIRECTION: dict[str, bool] = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "f1": True,
+    "precision": True,
+    "recall": True,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+}
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def metrics_for(problem: Problem) -> tuple[str, ...]:
+    """Names of the metrics computed for a problem type."""
+    return CLASSIFICATION_METRICS if problem == "classification" else REGRESSION_METRICS
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` means a better model."""
+    return METRIC_DIRECTION[metric]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Features(_Strict):
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Features:
+        names = self.numeric + self.categorical
+        if not names:
+            raise ValueError("features: at least one numeric or categorical feature is required")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features: listed more than once: {', '.join(dupes)}")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class PerformanceTrigger(_Strict):
+    """Retrain when the realized metric on labelled predictions crosses a bound."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    min_samples: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PerformanceTrigger:
+        if self.metric not in METRIC_DIRECTION:
+            raise ValueError(
+                f"triggers.performance.metric == {self.metric!r}, must be one of {sorted(METRIC_DIRECTION)}"
+            )
+        if (self.min is None) == (self.max is None):
+            raise ValueError("triggers.performance: give exactly one of 'min' or 'max'")
+        if higher_is_better(self.metric) and self.min is None:
+            raise ValueError(f"triggers.performance: {self.metric} is higher-is-better, use 'min'")
+        if not higher_is_better(self.metric) and self.max is None:
+            raise ValueError(f"triggers.performance: {self.metric} is lower-is-better, use 'max'")
+        return self
+
+    @property
+    def bound(self) -> float:
+        value = self.min if self.min is not None else self.max
+        assert value is not None
+        return value
+
+
+class DriftTrigger(_Strict):
+    """Retrain when the share of drifted features reaches ``share``."""
+
+    share: float = Field(default=0.3, gt=0, le=1)
+    p_value: float = Field(default=0.05, gt=0, lt=1)
+    min_samples: int = Field(default=100, ge=2)
+
+
+class Triggers(_Strict):
+    performance: PerformanceTrigger | None = None
+    drift: DriftTrigger | None = None
+    policy: Literal["any", "all"] = "any"
+
+
+class Schedule(_Strict):
+    """``check`` runs the checks and retrains only if a signal fires; ``always`` retrains every period."""
+
+    mode: Literal["check", "always"] = "check"
+
+
+class Monitoring(_Strict):
+    """Where the production window is read from and how its columns are named."""
+
+    window_days: float = Field(default=7.0, gt=0)
+    id_column: str = "id"
+    timestamp_column: str = "timestamp"
+    prediction_column: str = "prediction"
+
+
+class Training(_Strict):
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    window_days: float | None = Field(default=None, gt=0)
+    reference_fraction: float = Field(default=0.0, ge=0, le=1)
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    min_rows: int = Field(default=200, ge=10)
+    seed: int = 0
+
+
+class Compare(_Strict):
+    """Candidate vs champion on the same holdout.
+
+    ``not_worse``: the candidate's primary metric may be at most ``delta`` worse.
+    ``better``: it must be better by at least ``delta``.
+    """
+
+    mode: Literal["not_worse", "better"] = "not_worse"
+    delta: float = Field(default=0.0, ge=0)
+
+
+class Validation(_Strict):
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+    compare: Compare = Field(default_factory=Compare)
+    metric: str | None = None
+
+    @field_validator("min", "max")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(METRIC_DIRECTION))
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}, must be one of {sorted(METRIC_DIRECTION)}")
+        return value
+
+
+class Approval(_Strict):
+    required: bool = False
+    timeout_hours: float = Field(default=24.0, gt=0)
+
+
+class ModelConfig(_Strict):
+    model: str
+    problem: Problem
+    target: str
+    features: Features
+    triggers: Triggers = Field(default_factory=Triggers)
+    schedule: Schedule = Field(default_factory=Schedule)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    training: Training
+    validation: Validation = Field(default_factory=Validation)
+    approval: Approval = Field(default_factory=Approval)
+
+    @field_validator("model")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not MODEL_NAME.match(value):
+            raise ValueError(f"model == {value!r}, must match {MODEL_NAME.pattern}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        allowed = metrics_for(self.problem)
+        metrics: list[tuple[str, str]] = [(f"validation.min.{m}", m) for m in self.validation.min] + [
+            (f"validation.max.{m}", m) for m in self.validation.max
+        ]
+        if self.triggers.performance is not None:
+            metrics.append(("triggers.performance.metric", self.triggers.performance.metric))
+        if self.validation.metric is not None:
+            metrics.append(("validation.metric", self.validation.metric))
+        for where, metric in metrics:
+            if metric not in allowed:
+                raise ValueError(f"{where}: {metric!r} is not a {self.problem} metric ({', '.join(allowed)})")
+        if self.target in self.features.all:
+            raise ValueError(f"target {self.target!r} is also listed as a feature")
+        reserved = {
+            self.monitoring.id_column,
+            self.monitoring.timestamp_column,
+            self.monitoring.prediction_column,
+        }
+        clash = sorted(reserved & {self.target, *self.features.all})
+        if clash:
+            raise ValueError(f"column {clash[0]!r} is reserved for monitoring (id, timestamp, prediction)")
+        return self
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric that compares candidate and champion."""
+        if self.validation.metric:
+            return self.validation.metric
+        if self.triggers.performance is not None:
+            return self.triggers.performance.metric
+        return "accuracy" if self.problem == "classification" else "rmse"
+
+    @property
+    def training_window_days(self) -> float:
+        return self.training.window_days or self.monitoring.window_days
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of this config (recorded with every model version)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _format(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (not allowed)"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_config(data: Any, *, source: str = "config") -> ModelConfig:
+    """Validate a mapping into a :class:`ModelConfig`.
+
+    Raises
+    ------
+    ConfigError
+        With every problem, each prefixed by the path of the field at fault.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_format(exc)}") from exc
+
+
+def loads_config(text: str, *, source: str = "config") -> ModelConfig:
+    """Parse YAML text into a :class:`ModelConfig` (see :func:`parse_config`)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_config(data, source=source)
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    return loads_config(text, source=str(path))

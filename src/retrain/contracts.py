@@ -1,0 +1,129 @@
+"""What travels through the state machine.
+
+Handlers validate their input into these models and return their ``model_dump``.
+Only summaries and S3 URIs travel (Step Functions' payload limit is 256 KB);
+large results live in S3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TriggerSource = Literal["schedule", "alarm", "manual"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Run(_Payload):
+    """The normalized trigger: which model, why, and which window of data."""
+
+    model: str
+    trigger: TriggerSource
+    mode: Literal["check", "always"]
+    policy: Literal["any", "all"] = "any"
+    reason: str
+    event_id: str
+    event_time: str
+    execution: str
+    window_start: str
+    window_end: str
+    training_window_start: str
+    lock_pk: str
+    lock_now: str
+    lock_expires_at: str
+    approval_required: bool = False
+
+
+class RunInput(_Payload):
+    run: Run
+
+
+class SnapshotRef(_Payload):
+    id: str
+    uri: str
+    manifest_uri: str
+    rows: int
+    train_rows: int
+    holdout_rows: int
+    created: bool
+
+
+class RegistryKey(_Payload):
+    pk: str
+    sk: str
+
+
+class Candidate(_Payload):
+    model: str
+    version: int
+    artifact_uri: str
+    sha256: str
+    registry_key: RegistryKey
+    trained_rows: int
+
+
+class GateOut(_Payload):
+    name: str
+    passed: bool
+    value: float | None = None
+    limit: float | None = None
+    detail: str | None = None
+
+
+class ValidationOut(_Payload):
+    passed: bool
+    metric: str
+    gates: list[GateOut]
+    reasons: list[str]
+    candidate_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None = None
+    champion_version: int | None = None
+    n_holdout: int
+
+
+class TrainInput(RunInput):
+    snapshot: SnapshotRef
+
+
+class ValidateInput(TrainInput):
+    candidate: Candidate
+
+
+class PromoteInput(RunInput):
+    candidate: Candidate
+    validation: ValidationOut
+
+
+class Promotion(_Payload):
+    champion_version: int
+    previous_version: int | None
+    artifact_uri: str
+    sha256: str
+
+
+class CheckOut(_Payload):
+    """Common head of every check's output (the state machine's Choice reads these)."""
+
+    signal: str
+    enabled: bool
+    triggered: bool
+    insufficient: bool = False
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse[T: BaseModel](model: type[T], event: Any, *, what: str) -> T:
+    """Validate ``event`` into ``model``; a malformed event raises :class:`InvalidEvent` naming the fields."""
+    from pydantic import ValidationError
+
+    from retrain.errors import InvalidEvent
+
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
+        raise InvalidEvent(f"malformed {what} input: {problems}") from exc

@@ -1,0 +1,57 @@
+"""Typed errors.
+
+Handlers raise these; Lambda reports the class name as ``errorType`` and the
+state machine's Retry/Catch match it by that name. Every message names the
+problem (the column, the field, the model) so that the execution's output says
+what to fix.
+"""
+
+from __future__ import annotations
+
+
+class RetrainError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(RetrainError):
+    """A model's configuration is missing or invalid."""
+
+
+class ModelNotFound(RetrainError):
+    """No configuration or no registered version exists for the model."""
+
+
+class SchemaMismatch(RetrainError):
+    """A data set lacks a required column, or a column has the wrong type."""
+
+    def __init__(self, message: str, *, missing: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = list(missing or [])
+
+
+class InsufficientData(RetrainError):
+    """Too few rows (or labels) to compute what was asked."""
+
+
+class DataNotFound(RetrainError):
+    """An expected object or window of data does not exist in S3."""
+
+
+class ArtifactIntegrityError(RetrainError):
+    """A model artifact's sha256 differs from the one in the registry."""
+
+
+class EstimatorNotAllowed(RetrainError):
+    """The configured estimator is not on the allowlist, or its parameters are invalid."""
+
+
+class PromotionConflict(RetrainError):
+    """The champion pointer moved since the run read it; nothing was written."""
+
+
+class InvalidEvent(RetrainError):
+    """A trigger event could not be understood."""
+
+
+class TransientError(RetrainError):
+    """A retryable failure of a dependency (throttling, timeouts)."""

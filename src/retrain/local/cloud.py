@@ -1,0 +1,484 @@
+"""The local cloud: moto, deployed from template.yaml and the ASL file.
+
+``LocalCloud`` starts ``mock_aws`` with Step Functions execution enabled, then
+creates every resource of the SAM template (buckets, table, functions, the
+state machine from its ``DefinitionUri`` with its ``DefinitionSubstitutions``,
+its schedule and EventBridge rules, alarms). There is no second copy of the
+wiring: a resource added to the template is created here, and a resource type
+this module cannot create is an error, not a silent gap.
+
+moto stores EventBridge rules but delivers nothing and fires no schedule, and
+CloudWatch alarms emit no events. The cloud bridges these: :meth:`put_events`
+delivers to matching rules' targets, :meth:`fire_schedule` fires a schedule
+rule, :meth:`set_alarm_state` emits the standard "CloudWatch Alarm State Change"
+event. Functions run in-process (:mod:`retrain.local.patches`); their EMF
+output becomes CloudWatch metric data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+import uuid
+import warnings
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from retrain.local import patches
+from retrain.local.template import (
+    Resolver,
+    TemplateError,
+    function_properties,
+    load_template,
+    parameter_defaults,
+    substitute_definition,
+)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_TEMPLATE = ROOT / "template.yaml"
+
+#: Resource types the local cloud creates; anything else in the template is an error.
+SUPPORTED_TYPES = (
+    "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
+    "AWS::DynamoDB::Table",
+    "AWS::Serverless::LayerVersion",
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::CloudWatch::Alarm",
+)
+_ORDER = {t: i for i, t in enumerate(SUPPORTED_TYPES)}
+_DONE = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "code runs in-process; see retrain.local.patches")
+    return buffer.getvalue()
+
+
+class LocalCloud:
+    """A moto cloud deployed from the SAM template.
+
+    Use as a context manager; everything (clients, executions) must finish inside it.
+    """
+
+    def __init__(
+        self,
+        template: str | Path = DEFAULT_TEMPLATE,
+        *,
+        stack_name: str = "retrain",
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self.template_path = Path(template).resolve()
+        self.root = self.template_path.parent
+        self.stack_name = stack_name
+        self.template = load_template(self.template_path)
+        self.parameters = parameter_defaults(self.template, parameters)
+        self.resolver = Resolver(
+            parameters=self.parameters,
+            pseudo={
+                "AWS::StackName": stack_name,
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NoValue": "",
+            },
+        )
+        self.functions: dict[str, patches.InProcessFunction] = {}
+        self.state_machine_arn = ""
+        self.rules: list[dict[str, Any]] = []
+        self.outputs: dict[str, Any] = {}
+        self.bucket_policies: dict[str, Any] = {}
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ life
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        for key, value in {"AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        # moto's interpreter logs every failed state at WARNING; the execution history has them.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # Handlers that publish nothing (normalize, snapshot, ...) make powertools warn on every call.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        from retrain import aws
+
+        aws.reset_clients()
+        patches.install()
+        patches.on_output(self._publish_emf)
+        self.deploy()
+
+    def stop(self) -> None:
+        from retrain import aws
+
+        patches.uninstall()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        aws.reset_clients()
+        for key, old in self._saved_env.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+
+    # ---------------------------------------------------------------- deploy
+    def _physical(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}".lower()[:63]
+
+    def deploy(self) -> None:
+        """Create every resource of the template, in dependency order."""
+        resources = self.template["Resources"]
+        unknown = sorted({r["Type"] for r in resources.values()} - set(SUPPORTED_TYPES))
+        if unknown:
+            raise TemplateError(f"the local cloud cannot create resource type(s): {', '.join(unknown)}")
+        for logical_id, resource in sorted(resources.items(), key=lambda kv: _ORDER[kv[1]["Type"]]):
+            kind = resource["Type"].split("::")[-1]
+            getattr(self, f"_create_{kind.lower()}")(logical_id, resource.get("Properties", {}))
+        for name, output in (self.template.get("Outputs") or {}).items():
+            self.outputs[name] = self.resolver.resolve(output["Value"])
+
+    def _create_bucket(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = self._physical(logical_id)
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=name)
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+    def _create_bucketpolicy(self, logical_id: str, props: dict[str, Any]) -> None:
+        # Resolved (so a broken reference fails here) but not applied: moto's policy evaluator
+        # supplies no aws:SecureTransport context key, so the TLS-only Deny would deny every request.
+        self.bucket_policies[logical_id] = self.resolver.resolve(props)
+
+    def _create_table(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("TableName") or self._physical(logical_id)
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": resolved["AttributeDefinitions"],
+            "KeySchema": resolved["KeySchema"],
+            "BillingMode": resolved.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
+            if key in resolved:
+                kwargs[key] = resolved[key]
+        self.client("dynamodb").create_table(**kwargs)
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+    def _create_layerversion(self, logical_id: str, props: dict[str, Any]) -> None:
+        # Layers only carry dependencies, which this process already has installed.
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{self._physical(logical_id)}:1"
+        self.resolver.refs[logical_id] = arn
+
+    def _role(self, name: str, service: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        role = self.client("iam").create_role(RoleName=name[:64], AssumeRolePolicyDocument=json.dumps(trust))
+        return str(role["Role"]["Arn"])
+
+    def _create_function(self, logical_id: str, _props: dict[str, Any]) -> None:
+        props = self.resolver.resolve(function_properties(self.template, logical_id))
+        name = props.get("FunctionName") or self._physical(logical_id)
+        env = {k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()}
+        response = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props.get("Runtime", "python3.12"),
+            Role=self._role(f"{name}-role", "lambda.amazonaws.com"),
+            Handler=props["Handler"],
+            Code={"ZipFile": _dummy_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": env},
+        )
+        function = patches.InProcessFunction(
+            name=name,
+            code_dir=(self.root / props["CodeUri"]).resolve(),
+            handler=props["Handler"],
+            environment={**env, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION},
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
+            arn=response["FunctionArn"],
+        )
+        patches.register(function)
+        self.functions[logical_id] = function
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = response["FunctionArn"]
+
+    def _create_statemachine(self, logical_id: str, props: dict[str, Any]) -> None:
+        if "DefinitionUri" not in props:
+            raise TemplateError(f"{logical_id}: the local cloud needs DefinitionUri (the deployed ASL file)")
+        definition = (self.root / props["DefinitionUri"]).read_text()
+        substitutions = self.resolver.resolve(props.get("DefinitionSubstitutions") or {})
+        definition = substitute_definition(definition, substitutions)
+        name = props.get("Name") or self._physical(logical_id)
+        arn = self.client("stepfunctions").create_state_machine(
+            name=name, definition=definition, roleArn=self._role(f"{name}-role", "states.amazonaws.com")
+        )["stateMachineArn"]
+        self.state_machine_arn = arn
+        self.resolver.refs[logical_id] = arn
+        self.resolver.attributes[(logical_id, "Arn")] = arn
+        self.resolver.attributes[(logical_id, "Name")] = name
+        for event_name, event in (props.get("Events") or {}).items():
+            self._create_rule(logical_id, event_name, event, arn)
+
+    def _create_rule(self, logical_id: str, event_name: str, event: dict[str, Any], target_arn: str) -> None:
+        props = self.resolver.resolve(event.get("Properties") or {})
+        rule_name = props.get("Name") or f"{self.stack_name}-{logical_id}{event_name}"[:64]
+        bus = props.get("EventBusName", "default")
+        events = self.client("events")
+        if event["Type"] == "Schedule":
+            events.put_rule(
+                Name=rule_name,
+                ScheduleExpression=props["Schedule"],
+                State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED",
+            )
+        elif event["Type"] in {"EventBridgeRule", "CloudWatchEvent"}:
+            events.put_rule(
+                Name=rule_name, EventPattern=json.dumps(props["Pattern"]), EventBusName=bus, State="ENABLED"
+            )
+        else:
+            raise TemplateError(f"{logical_id}.Events.{event_name}: event type {event['Type']} is not supported")
+        target: dict[str, Any] = {"Id": f"{logical_id}{event_name}Target"[:64], "Arn": target_arn}
+        for key in ("Input", "InputPath"):
+            if key in props:
+                target[key] = props[key]
+        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
+        self.rules.append({"name": rule_name, "event": event_name, "type": event["Type"], "bus": bus})
+
+    def _create_alarm(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("AlarmName") or self._physical(logical_id)
+        kwargs = {
+            k: resolved[k]
+            for k in (
+                "AlarmDescription",
+                "Namespace",
+                "MetricName",
+                "Dimensions",
+                "Statistic",
+                "Period",
+                "EvaluationPeriods",
+                "ComparisonOperator",
+                "TreatMissingData",
+            )
+            if k in resolved
+        }
+        kwargs["Threshold"] = float(resolved["Threshold"])
+        kwargs["Period"] = int(kwargs.get("Period", 60))
+        kwargs["EvaluationPeriods"] = int(kwargs.get("EvaluationPeriods", 1))
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **kwargs)
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+    # ------------------------------------------------------------ resources
+    def ref(self, logical_id: str) -> str:
+        """The physical name (or ARN) of a template resource."""
+        return str(self.resolver.ref(logical_id))
+
+    def environment(self) -> dict[str, str]:
+        """The functions' shared environment (bucket and table names), for code run outside a function."""
+        first = next(iter(self.functions.values()))
+        return dict(first.environment)
+
+    # ---------------------------------------------------------------- events
+    def put_events(self, entries: list[dict[str, Any]]) -> list[str]:
+        """``events:PutEvents``; matching rules deliver to the state machine. Returns the executions started."""
+        before = len(patches.STARTED)
+        response = self.client("events").put_events(Entries=entries)
+        failed = [e for e in response["Entries"] if "ErrorCode" in e]
+        if failed:
+            raise TemplateError(f"PutEvents rejected {len(failed)} entries: {failed[0]}")
+        return patches.STARTED[before:]
+
+    def schedule_rules(self) -> list[str]:
+        return [r["name"] for r in self.rules if r["type"] == "Schedule"]
+
+    def fire_schedule(self, rule_name: str | None = None) -> list[str]:
+        """Fire a schedule rule now (the only one, if no name is given), as EventBridge would."""
+        names = self.schedule_rules()
+        if rule_name is None:
+            if len(names) != 1:
+                raise TemplateError(f"name the schedule to fire; the template has {names}")
+            rule_name = names[0]
+        if rule_name not in names:
+            raise TemplateError(f"no schedule rule {rule_name!r}; the template has {names}")
+
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}"],
+            "detail": {},
+        }
+        events = self.client("events")
+        started = []
+        for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
+            started.append(patches.start_state_machine(target, event, rule_name))
+        return started
+
+    def alarm_names(self) -> list[str]:
+        alarms = self.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        return [a["AlarmName"] for a in alarms]
+
+    def set_alarm_state(self, alarm_name: str, state: str = "ALARM", reason: str = "Threshold Crossed") -> list[str]:
+        """Change an alarm's state and emit the "CloudWatch Alarm State Change" event, as CloudWatch does."""
+        cloudwatch = self.client("cloudwatch")
+        found = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+        if not found:
+            raise TemplateError(f"no alarm {alarm_name!r}; the template has {self.alarm_names()}")
+        alarm = found[0]
+        previous = alarm.get("StateValue", "INSUFFICIENT_DATA")
+        cloudwatch.set_alarm_state(AlarmName=alarm_name, StateValue=state, StateReason=reason)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        event = {
+            "version": "0",
+            "id": uuid.uuid4().hex,
+            "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch",
+            "account": ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [alarm["AlarmArn"]],
+            "detail": {
+                "alarmName": alarm_name,
+                "state": {"value": state, "reason": reason, "timestamp": now},
+                "previousState": {
+                    "value": previous,
+                    "reason": alarm.get("StateReason", ""),
+                    "timestamp": now,
+                },
+                "configuration": {
+                    "description": alarm.get("AlarmDescription", ""),
+                    "metrics": [
+                        {
+                            "id": "m1",
+                            "metricStat": {
+                                "metric": {
+                                    "namespace": alarm["Namespace"],
+                                    "name": alarm["MetricName"],
+                                    "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
+                                },
+                                "period": alarm.get("Period", 60),
+                                "stat": alarm.get("Statistic", "Average"),
+                            },
+                            "returnData": True,
+                        }
+                    ],
+                },
+            },
+        }
+        return self.put_events(
+            [
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+
+    def start_execution(self, payload: dict[str, Any], name: str) -> str:
+        """Start the state machine directly (as ``aws stepfunctions start-execution`` would)."""
+        return str(
+            self.client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload)
+            )["executionArn"]
+        )
+
+    # ------------------------------------------------------------ executions
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        timeout: float = 900,
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        poll: float = 0.05,
+    ) -> dict[str, Any]:
+        """Poll an execution until it ends; call ``on_state`` for each history event as it appears."""
+        sfn = self.client("stepfunctions")
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if on_state is not None:
+                history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+                for event in history[seen:]:
+                    on_state(event)
+                seen = len(history)
+            if described["status"] in _DONE:
+                return dict(described)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout}s")
+            time.sleep(poll)
+
+    # --------------------------------------------------------------- metrics
+    def _publish_emf(self, function: patches.InProcessFunction, text: str) -> None:
+        """Turn the function's EMF lines into CloudWatch metric data (what CloudWatch Logs does on AWS)."""
+        data: dict[str, list[dict[str, Any]]] = {}
+        for line in text.splitlines():
+            if '"_aws"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+                for dimension_set in directive.get("Dimensions", []):
+                    dimensions = [{"Name": d, "Value": str(record[d])} for d in dimension_set if d in record]
+                    for metric in directive.get("Metrics", []):
+                        values = record.get(metric["Name"])
+                        for value in values if isinstance(values, list) else [values]:
+                            if value is None:
+                                continue
+                            item = {
+                                "MetricName": metric["Name"],
+                                "Dimensions": dimensions,
+                                "Value": float(value),
+                            }
+                            if metric.get("Unit"):
+                                item["Unit"] = metric["Unit"]
+                            data.setdefault(directive["Namespace"], []).append(item)
+        client = self.client("cloudwatch")
+        for namespace, items in data.items():
+            client.put_metric_data(Namespace=namespace, MetricData=items)

@@ -1,0 +1,251 @@
+"""The two moto patches of the local cloud.
+
+1. Run Lambda handlers in-process when moto invokes a function.
+2. Deliver EventBridge events to Step Functions targets.
+
+moto runs Lambda code only in Docker. This module replaces the private
+``moto.awslambda.models.LambdaFunction._invoke_lambda(self, event)`` (moto 5.1/5.2,
+default Lambda config) with a call to the function's Python handler in this
+process, returning moto's ``(payload_json, errored, logs)``. A handler that
+raises produces Lambda's error payload (``errorType`` = the exception's class
+name), so Step Functions' Retry/Catch see the same error names as on AWS.
+
+Invocations are serialized with a lock: handlers share ``os.environ`` (each
+function's environment is applied for the duration of its call) and the
+powertools singletons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_LOCK = threading.RLock()
+
+
+@dataclass
+class InProcessFunction:
+    """A deployed function whose handler runs in this process."""
+
+    name: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout: int = 3
+    memory: int = 128
+    arn: str = ""
+    module: ModuleType | None = None
+    invocations: int = 0
+    logs: list[str] = field(default_factory=list)
+
+    def load(self) -> Callable[[dict[str, Any], Any], Any]:
+        module_name, _, attr = self.handler.rpartition(".")
+        if self.module is None:
+            path = self.code_dir / f"{module_name.replace('.', '/')}.py"
+            if not path.exists():
+                raise FileNotFoundError(f"handler file {path} of function {self.name} does not exist")
+            unique = f"_retrain_fn_{self.name.replace('-', '_')}_{module_name.replace('.', '_')}"
+            spec = importlib.util.spec_from_file_location(unique, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.module = module
+        return getattr(self.module, attr)  # type: ignore[no-any-return,unused-ignore]
+
+
+class FakeContext:
+    """The parts of ``LambdaContext`` handlers and powertools read."""
+
+    def __init__(self, function: InProcessFunction) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = self.aws_request_id
+        self._timeout_ms = function.timeout * 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_ms
+
+
+_FUNCTIONS: dict[str, InProcessFunction] = {}
+_ORIGINAL: Any = None
+_ORIGINAL_SEND: Any = None
+#: Executions started by EventBridge rules, in order (see :func:`_patched_send_to_targets`).
+STARTED: list[str] = []
+_ON_OUTPUT: list[Callable[[InProcessFunction, str], None]] = []
+
+
+def register(function: InProcessFunction) -> None:
+    """Route invocations of ``function.name`` to its in-process handler."""
+    _FUNCTIONS[function.name] = function
+
+
+def unregister_all() -> None:
+    _FUNCTIONS.clear()
+    _ON_OUTPUT.clear()
+
+
+def on_output(callback: Callable[[InProcessFunction, str], None]) -> None:
+    """Call ``callback(function, stdout_text)`` after every invocation (EMF metrics, logs)."""
+    _ON_OUTPUT.append(callback)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextlib.contextmanager
+def _capture_streams(buffer: io.StringIO) -> Iterator[None]:
+    """Send stdout and every stream logging handler's output to ``buffer``."""
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr):
+                swapped.append((handler, handler.setStream(buffer)))
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for handler, stream in swapped:
+            handler.setStream(stream)
+
+
+def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
+    """Call the handler; return moto's ``(payload_json, errored, logs)``."""
+    if isinstance(event, str | bytes):
+        event = json.loads(event or "{}")
+    buffer = io.StringIO()
+    with _LOCK, _environment(function.environment), _capture_streams(buffer):
+        function.invocations += 1
+        try:
+            handler = function.load()
+            result = handler(event, FakeContext(function))
+            payload, errored = json.dumps(result), False
+        except Exception as exc:  # noqa: BLE001 - every handler error becomes Lambda's error payload
+            payload = json.dumps(
+                {
+                    "errorMessage": str(exc),
+                    "errorType": type(exc).__name__,
+                    "stackTrace": traceback.format_exception(exc)[-6:],
+                }
+            )
+            errored = True
+    text = buffer.getvalue()
+    function.logs.append(text)
+    for callback in list(_ON_OUTPUT):
+        callback(function, text)
+    return payload, errored, text
+
+
+def _patched_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    function = _FUNCTIONS.get(self.function_name)
+    if function is None:
+        return _ORIGINAL(self, event)  # type: ignore[no-any-return,unused-ignore]
+    return invoke(function, event if event is not None else {})
+
+
+def execution_name(prefix: str, event_id: str) -> str:
+    """A valid, deterministic Step Functions execution name (<= 80 chars of [A-Za-z0-9-_])."""
+    raw = f"{prefix}-{event_id}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)[-80:]
+
+
+def start_state_machine(target: dict[str, Any], event: dict[str, Any], rule_name: str) -> str:
+    """Deliver ``event`` to a state-machine target as EventBridge does (constant ``Input`` wins)."""
+    import boto3
+
+    payload = json.loads(target["Input"]) if "Input" in target else event
+    region = target["Arn"].split(":")[3]
+    client = boto3.client("stepfunctions", region_name=region)
+    arn = client.start_execution(
+        stateMachineArn=target["Arn"],
+        name=execution_name(rule_name, str(event["id"])),
+        input=json.dumps(payload),
+    )["executionArn"]
+    STARTED.append(arn)
+    return str(arn)
+
+
+def _patched_send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    """moto delivers to logs, SQS, archives and buses only; add Step Functions targets.
+
+    A schedule rule (no event pattern) matches no put event, as on AWS; moto
+    would treat its empty pattern as match-all.
+    """
+    if self.scheduled_expression and not self.event_pattern._pattern:
+        return
+    states = [t for t in self.targets if ":states:" in t["Arn"]]
+    others = [t for t in self.targets if ":states:" not in t["Arn"]]
+    if states and self.event_pattern.matches_event(original_event):
+        event = dict(original_event)
+        if isinstance(event.get("time"), int | float):
+            event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event.pop("ingestion-time", None)
+        for target in states:
+            start_state_machine(target, event, self.name)
+    if others:
+        saved = self.targets
+        self.targets = others
+        try:
+            _ORIGINAL_SEND(self, original_event, transform_input)
+        finally:
+            self.targets = saved
+
+
+def install() -> None:
+    """Patch moto's Lambda invocation and EventBridge delivery (idempotent)."""
+    global _ORIGINAL, _ORIGINAL_SEND
+    from moto.awslambda.models import LambdaFunction
+    from moto.events.models import Rule
+
+    if _ORIGINAL is None:
+        _ORIGINAL = LambdaFunction._invoke_lambda
+        LambdaFunction._invoke_lambda = _patched_invoke_lambda  # type: ignore[method-assign]
+    if _ORIGINAL_SEND is None:
+        _ORIGINAL_SEND = Rule.send_to_targets
+        Rule.send_to_targets = _patched_send_to_targets  # type: ignore[method-assign,assignment]
+
+
+def uninstall() -> None:
+    global _ORIGINAL, _ORIGINAL_SEND
+    from moto.awslambda.models import LambdaFunction
+    from moto.events.models import Rule
+
+    if _ORIGINAL is not None:
+        LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]
+        _ORIGINAL = None
+    if _ORIGINAL_SEND is not None:
+        Rule.send_to_targets = _ORIGINAL_SEND  # type: ignore[method-assign]
+        _ORIGINAL_SEND = None
+    unregister_all()
+    STARTED.clear()

@@ -1,0 +1,203 @@
+"""``retrain local-run``: one whole retraining run on the local cloud.
+
+1. Deploy the template to moto and store the model's config.
+2. Train the first champion from REF and register it as version 1.
+3. Score CUR with the champion, as production would, and write the inference
+   log (ids, timestamps spread over the monitoring window in CUR's order,
+   features, predictions) and the labels to the data bucket.
+4. Fire the trigger through EventBridge (schedule, alarm or manual), wait for
+   the execution, and write ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrain import aws, registry, result, training
+from retrain.config import ModelConfig, load_config
+from retrain.data import inference_prefix, labels_prefix, partition_key, read_table_file, to_parquet_bytes
+from retrain.errors import RetrainError
+from retrain.lifecycle import bootstrap, deploy_config
+from retrain.local.cloud import LocalCloud
+from retrain.settings import Settings
+from retrain.steps.normalize import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
+
+TRIGGERS = ("schedule", "alarm", "manual")
+StateCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class StatePrinter:
+    """Prints one line per state as the execution moves (entered, and exited with its duration)."""
+
+    write: Callable[[str], None] = print
+    _entered: dict[str, datetime] = field(default_factory=dict)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        stamp = event["timestamp"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            self._entered[name] = stamp
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            started = self._entered.pop(name, stamp)
+            seconds = (stamp - started).total_seconds()
+            self.write(f"  {name:<22} {kind.removesuffix('StateExited').lower():<8} {seconds:6.2f} s")
+        elif kind in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
+            self.write(f"  {kind}")
+        elif kind.endswith("Failed") and "taskFailedEventDetails" in event:
+            details = event["taskFailedEventDetails"]
+            self.write(f"  ! {details.get('error')}: {result.error_text(details.get('error'), details.get('cause'))}")
+
+
+def settings_of(cloud: LocalCloud) -> Settings:
+    return Settings.model_validate(cloud.environment())
+
+
+def production_log(
+    config: ModelConfig, current: pd.DataFrame, champion: Any, *, end: datetime, prefix: str = "cur"
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """What production would have logged for CUR: the inference log and the delayed labels.
+
+    Rows get ids and timestamps spread evenly over the monitoring window ending
+    at ``end``, in CUR's order. Features CUR lacks are scored as missing (the
+    model's imputers), but the log keeps CUR's own columns, so a schema change
+    upstream reaches the checks as it would in production.
+    """
+    mon = config.monitoring
+    n = len(current)
+    span = timedelta(days=config.monitoring.window_days)
+    offsets = np.linspace(0.0, 1.0, n, endpoint=False) if n else np.array([])
+    stamps = [end - span + span * float(f) + timedelta(seconds=1) for f in offsets]
+    scoring = current.reindex(columns=[*config.features.all, *current.columns.difference(config.features.all)])
+    predictions = training.predict(champion, scoring, config)
+    log = current.drop(columns=[config.target], errors="ignore").copy()
+    log.insert(0, mon.timestamp_column, pd.to_datetime(stamps, utc=True))
+    log.insert(0, mon.id_column, [f"{prefix}-{i:07d}" for i in range(n)])
+    log[mon.prediction_column] = predictions
+    labels = None
+    if config.target in current.columns:
+        labels = pd.DataFrame({mon.id_column: log[mon.id_column], config.target: current[config.target].to_numpy()})
+        labels["labelled_at"] = log[mon.timestamp_column]
+    return log, labels
+
+
+def write_partitioned(bucket: str, prefix: str, frame: pd.DataFrame, column: str, name: str) -> list[str]:
+    """Write ``frame`` as one Parquet object per day of ``column`` under ``prefix``."""
+    keys = []
+    days = pd.to_datetime(frame[column], utc=True).dt.date
+    for day, part in frame.groupby(days, sort=True):
+        key = partition_key(prefix, day, name)
+        aws.put_bytes(bucket, key, to_parquet_bytes(part.reset_index(drop=True)))
+        keys.append(key)
+    return keys
+
+
+def fire(cloud: LocalCloud, trigger: str, model: str) -> str:
+    """Fire a trigger through EventBridge; returns the execution it started."""
+    if trigger == "schedule":
+        started = cloud.fire_schedule()
+    elif trigger == "alarm":
+        alarms = [a for a in cloud.alarm_names() if a.startswith(f"{cloud.stack_name}-{model}-")]
+        if not alarms:
+            raise RetrainError(f"the template defines no alarm for model {model!r}")
+        started = cloud.set_alarm_state(alarms[0], "ALARM", "Threshold Crossed: local run")
+    elif trigger == "manual":
+        detail = {"model": model, "reason": "manual trigger (local run)"}
+        started = cloud.put_events(
+            [{"Source": MANUAL_SOURCE, "DetailType": MANUAL_DETAIL_TYPE, "Detail": json.dumps(detail)}]
+        )
+    else:
+        raise ValueError(f"trigger == {trigger!r}, must be one of {TRIGGERS}")
+    if len(started) != 1:
+        raise RetrainError(f"the {trigger} trigger started {len(started)} executions, expected 1")
+    return started[0]
+
+
+def _failed(trigger: str, message: str, champion: int | None = None) -> dict[str, Any]:
+    return {
+        "outcome": "failed",
+        "trigger": trigger,
+        "execution_arn": None,
+        "triggered": False,
+        "reasons": [],
+        "champion_version": champion,
+        "checks": {},
+        "candidate": None,
+        "champion": {"version": champion, "metrics": None},
+        "gates": [],
+        "error": message,
+    }
+
+
+def run_in_cloud(
+    cloud: LocalCloud,
+    config: ModelConfig,
+    config_text: str,
+    reference: pd.DataFrame | None,
+    current: pd.DataFrame,
+    *,
+    trigger: str = "schedule",
+    on_state: StateCallback | None = None,
+) -> dict[str, Any]:
+    """Run one window through a deployed local cloud; returns the ``result.json`` dict."""
+    settings = settings_of(cloud)
+    deploy_config(settings, config, config_text)
+    if registry.get_champion(settings.registry_table, config.model) is None:
+        if reference is None:
+            raise RetrainError(f"model {config.model!r} has no champion and no reference data was given")
+        bootstrap(settings, config, reference)
+    champion = registry.require_champion(settings.registry_table, config.model)
+    bucket, key = aws.split_uri(champion["artifact_uri"])
+    model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
+    now = datetime.now(UTC)
+    log, labels = production_log(config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"))
+    mon = config.monitoring
+    write_partitioned(settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, "predictions")
+    if labels is not None:
+        write_partitioned(settings.data_bucket, labels_prefix(config.model), labels, "labelled_at", "labels")
+    execution = fire(cloud, trigger, config.model)
+    described = cloud.wait(execution, on_state=on_state)
+    after = registry.get_champion(settings.registry_table, config.model)
+    return result.build(
+        described,
+        trigger=trigger,
+        champion_before=int(champion["version"]),
+        champion_after=int(after["version"]) if after else None,
+    )
+
+
+def local_run(
+    config_path: str | Path,
+    reference_path: str | Path,
+    current_path: str | Path,
+    *,
+    trigger: str = "schedule",
+    out: str | Path = "retrain-out",
+    on_state: StateCallback | None = None,
+) -> dict[str, Any]:
+    """Deploy a local cloud, train v1 from REF, run CUR through the state machine; write ``result.json``."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger == {trigger!r}, must be one of {TRIGGERS}")
+    try:
+        config = load_config(config_path)
+        config_text = Path(config_path).read_text()
+        reference = read_table_file(reference_path)
+        current = read_table_file(current_path)
+        with LocalCloud(parameters={"ModelName": config.model}) as cloud:
+            outcome = run_in_cloud(cloud, config, config_text, reference, current, trigger=trigger, on_state=on_state)
+    except RetrainError as exc:
+        outcome = _failed(trigger, f"{type(exc).__name__}: {exc}")
+    (out_dir / "result.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")
+    return outcome

@@ -1,0 +1,246 @@
+"""The model registry: every version with its lineage, and the champion pointer (DynamoDB).
+
+One table, keyed by ``pk`` (``MODEL#<model>``) and ``sk``:
+
+- ``VERSION#000002``: one model version (status candidate | rejected | champion | archived,
+  artifact URI and sha256, snapshot id, config hash, metrics, gates, trigger, execution).
+- ``CHAMPION``: the pointer serving code follows (version, artifact URI, sha256).
+- ``COUNTER``: the last version number handed out.
+- ``LOCK``: the single-flight lock of the model's state machine (written by the ASL).
+
+Promotion is one transaction whose condition is that the pointer still points
+where the run expected: a concurrent promotion loses with
+:class:`~retrain.errors.PromotionConflict` and nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from retrain import aws
+from retrain.contracts import Promotion
+from retrain.errors import ModelNotFound, PromotionConflict
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+STATUSES = ("candidate", "rejected", "champion", "archived")
+
+
+def model_pk(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+def version_sk(version: int) -> str:
+    return f"VERSION#{version:06d}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    from decimal import Decimal
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return {k: _ser.serialize(convert(v)) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    from decimal import Decimal
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return value
+
+    return {k: convert(_de.deserialize(v)) for k, v in item.items()}
+
+
+def next_version(table: str, model: str) -> int:
+    """Hand out the next version number (atomic counter)."""
+    response = aws.dynamodb().update_item(
+        TableName=table,
+        Key=_to_item({"pk": model_pk(model), "sk": "COUNTER"}),
+        UpdateExpression="ADD last_version :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["last_version"]["N"])
+
+
+def register_version(table: str, model: str, version: int, record: dict[str, Any]) -> dict[str, str]:
+    """Write a new version record (status ``candidate``); never overwrites one."""
+    key = {"pk": model_pk(model), "sk": version_sk(version)}
+    item = {**key, "model": model, "version": version, "status": "candidate", "created_at": _now(), **record}
+    aws.dynamodb().put_item(
+        TableName=table,
+        Item=_to_item(item),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    return key
+
+
+def get_version(table: str, model: str, version: int) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=table, Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}), ConsistentRead=True
+    )
+    return _from_item(response["Item"]) if "Item" in response else None
+
+
+def get_champion(table: str, model: str) -> dict[str, Any] | None:
+    """The champion pointer, or ``None`` when the model has none yet."""
+    response = aws.dynamodb().get_item(
+        TableName=table, Key=_to_item({"pk": model_pk(model), "sk": "CHAMPION"}), ConsistentRead=True
+    )
+    return _from_item(response["Item"]) if "Item" in response else None
+
+
+def require_champion(table: str, model: str) -> dict[str, Any]:
+    champion = get_champion(table, model)
+    if champion is None:
+        raise ModelNotFound(f"model {model!r} has no champion yet (train and promote a first version)")
+    return champion
+
+
+def list_versions(table: str, model: str) -> list[dict[str, Any]]:
+    """Every version of ``model``, oldest first."""
+    paginator = aws.dynamodb().get_paginator("query")
+    items: list[dict[str, Any]] = []
+    for page in paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": {"S": model_pk(model)}, ":v": {"S": "VERSION#"}},
+        ConsistentRead=True,
+    ):
+        items.extend(_from_item(item) for item in page.get("Items", []))
+    return items
+
+
+def promote(table: str, model: str, version: int, *, expected: int | None, execution: str) -> Promotion:
+    """Make ``version`` the champion in one transaction.
+
+    The pointer moves only if it still points at ``expected`` (``None``: no
+    champion yet) and the version is still a ``candidate``; the previous
+    champion is archived in the same transaction.
+
+    Raises
+    ------
+    ModelNotFound
+        The version does not exist.
+    PromotionConflict
+        The pointer moved or the version is no longer a candidate; nothing was written.
+    """
+    record = get_version(table, model, version)
+    if record is None:
+        raise ModelNotFound(f"model {model!r} has no version {version}")
+    pointer = {
+        "pk": model_pk(model),
+        "sk": "CHAMPION",
+        "model": model,
+        "version": version,
+        "artifact_uri": record["artifact_uri"],
+        "sha256": record["sha256"],
+        "snapshot_id": record.get("snapshot_id"),
+        "promoted_at": _now(),
+        "execution": execution,
+    }
+    put: dict[str, Any] = {"TableName": table, "Item": _to_item(pointer)}
+    if expected is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "version = :expected"
+        put["ExpressionAttributeValues"] = {":expected": {"N": str(expected)}}
+    actions: list[dict[str, Any]] = [
+        {"Put": put},
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+                "UpdateExpression": "SET #s = :champion, promoted_at = :now",
+                "ConditionExpression": "#s = :candidate",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": _to_item(
+                    {":champion": "champion", ":candidate": "candidate", ":now": _now()}
+                ),
+            }
+        },
+    ]
+    if expected is not None:
+        actions.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _to_item({"pk": model_pk(model), "sk": version_sk(expected)}),
+                    "UpdateExpression": "SET #s = :archived, archived_at = :now",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": _to_item({":archived": "archived", ":now": _now()}),
+                }
+            }
+        )
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+    except ClientError as exc:
+        if aws.error_code(exc) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
+            current = get_champion(table, model)
+            now = current["version"] if current else None
+            raise PromotionConflict(
+                f"cannot promote {model} v{version}: champion expected v{expected}, found v{now}"
+            ) from exc
+        raise
+    return Promotion(
+        champion_version=version,
+        previous_version=expected,
+        artifact_uri=record["artifact_uri"],
+        sha256=record["sha256"],
+    )
+
+
+def reject(table: str, model: str, version: int, reasons: list[str]) -> None:
+    """Mark a candidate rejected, with the failed gates' reasons."""
+    aws.dynamodb().update_item(
+        TableName=table,
+        Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+        UpdateExpression="SET #s = :rejected, reasons = :reasons, rejected_at = :now",
+        ConditionExpression="#s = :candidate",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=_to_item(
+            {":rejected": "rejected", ":candidate": "candidate", ":reasons": reasons, ":now": _now()}
+        ),
+    )
+
+
+def record_validation(
+    table: str,
+    model: str,
+    version: int,
+    *,
+    metrics: dict[str, float],
+    gates: list[dict[str, Any]],
+    champion_version: int | None,
+) -> None:
+    """Store a candidate's holdout metrics and gate results on its version record."""
+    aws.dynamodb().update_item(
+        TableName=table,
+        Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+        UpdateExpression="SET #m = :m, #g = :g, compared_with = :c",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#m": "metrics", "#g": "gates"},
+        ExpressionAttributeValues=_to_item({":m": metrics, ":g": gates, ":c": champion_version or 0}),
+    )

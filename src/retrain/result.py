@@ -1,0 +1,132 @@
+"""The ``result.json`` contract: one run's outcome, checks, candidate, champion and gates.
+
+Stable field names (later versions add fields, never rename these): ``outcome``
+(promoted | rejected | no-retrain | already-running | failed), ``trigger``,
+``execution_arn``, ``triggered``, ``reasons``, ``champion_version`` (after the
+run), ``checks`` (``metrics``, ``drift``), ``candidate``, ``champion``,
+``gates``, ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+OUTCOMES = ("promoted", "rejected", "no-retrain", "already-running", "failed")
+
+
+def error_text(error: str | None, cause: str | None) -> str:
+    """``ErrorType: message`` from a failed execution's error and cause."""
+    if cause:
+        try:
+            parsed = json.loads(cause)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return f"{parsed.get('errorType', error)}: {parsed['errorMessage']}"
+        return f"{error}: {cause}" if error else cause
+    return error or "unknown error"
+
+
+def _checks(state: dict[str, Any]) -> dict[str, Any]:
+    checks = state.get("checks") or {}
+    out: dict[str, Any] = {}
+    perf = checks.get("metrics")
+    if perf:
+        details = perf.get("details") or {}
+        out["metrics"] = {
+            **(details.get("metrics") or {}),
+            "n": details.get("n", 0),
+            "match_rate": details.get("match_rate"),
+            "metric": details.get("metric"),
+            "bound": details.get("bound"),
+            "enabled": perf.get("enabled"),
+            "triggered": perf.get("triggered"),
+            "insufficient": perf.get("insufficient"),
+            "reason": perf.get("reason"),
+        }
+    drift = checks.get("drift")
+    if drift:
+        details = drift.get("details") or {}
+        out["drift"] = {
+            "share": details.get("share"),
+            "drifted": bool(details.get("drifted")),
+            "n_drifted": details.get("n_drifted"),
+            "n_features": details.get("n_features"),
+            "threshold_share": details.get("threshold_share"),
+            "enabled": drift.get("enabled"),
+            "triggered": drift.get("triggered"),
+            "insufficient": drift.get("insufficient"),
+            "reason": drift.get("reason"),
+            "features": details.get("features") or {},
+        }
+    return out
+
+
+def _reasons(state: dict[str, Any]) -> list[str]:
+    reasons: list[str] = []
+    run = state.get("run") or {}
+    if run.get("trigger") in {"alarm", "manual"} or run.get("mode") == "always":
+        reasons.append(str(run.get("reason")))
+    for check in (state.get("checks") or {}).values():
+        if check.get("triggered") and check.get("reason"):
+            reasons.append(str(check["reason"]))
+    validation = state.get("validation") or {}
+    if validation and not validation.get("passed"):
+        reasons.extend(validation.get("reasons") or [])
+    return reasons
+
+
+def build(
+    described: dict[str, Any],
+    *,
+    trigger: str,
+    champion_before: int | None,
+    champion_after: int | None,
+) -> dict[str, Any]:
+    """Assemble ``result.json`` from ``DescribeExecution`` and the registry's champion."""
+    status = described.get("status")
+    result: dict[str, Any] = {
+        "outcome": "failed",
+        "trigger": trigger,
+        "execution_arn": described.get("executionArn"),
+        "status": status,
+        "triggered": False,
+        "reasons": [],
+        "champion_version": champion_after,
+        "checks": {},
+        "snapshot": None,
+        "candidate": None,
+        "champion": {"version": champion_before, "metrics": None},
+        "gates": [],
+        "error": None,
+    }
+    if status != "SUCCEEDED":
+        result["error"] = error_text(described.get("error"), described.get("cause")) if status == "FAILED" else status
+        return result
+    state = json.loads(described.get("output") or "{}")
+    validation = state.get("validation") or {}
+    candidate = state.get("candidate")
+    result.update(
+        outcome=state.get("outcome", "failed"),
+        triggered=bool(state.get("retrain")),
+        reasons=_reasons(state),
+        checks=_checks(state),
+        gates=validation.get("gates") or [],
+    )
+    if state.get("snapshot"):
+        snap = state["snapshot"]
+        result["snapshot"] = {k: snap.get(k) for k in ("id", "rows", "train_rows", "holdout_rows", "manifest_uri")}
+    if candidate:
+        result["candidate"] = {
+            "version": candidate.get("version"),
+            "metrics": validation.get("candidate_metrics"),
+            "artifact_uri": candidate.get("artifact_uri"),
+            "sha256": candidate.get("sha256"),
+        }
+    if validation:
+        result["champion"] = {
+            "version": validation.get("champion_version"),
+            "metrics": validation.get("champion_metrics"),
+        }
+    return result

@@ -1,0 +1,18 @@
+"""Function settings, read once at cold start from the template's environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Resource names every step needs (set in template.yaml ``Globals``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    data_bucket: str = Field(validation_alias="DATA_BUCKET")
+    artifact_bucket: str = Field(validation_alias="ARTIFACT_BUCKET")
+    registry_table: str = Field(validation_alias="REGISTRY_TABLE")
+    event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
+    lock_ttl_seconds: int = Field(default=3600, gt=0, validation_alias="LOCK_TTL_SECONDS")

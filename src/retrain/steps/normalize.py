@@ -1,0 +1,115 @@
+"""Normalize a trigger (schedule, CloudWatch alarm, manual) into one :class:`Run`.
+
+Accepted inputs (what EventBridge delivers to the state machine):
+
+- the schedule target's constant input ``{"trigger": "schedule", "model": "churn"}``;
+- a ``CloudWatch Alarm State Change`` event whose alarm watches a metric with a
+  ``model`` dimension;
+- a ``Retrain Requested`` event from ``retrain trigger`` (source ``retrain.cli``),
+  or a direct ``{"trigger": "manual", "model": ...}`` execution input.
+
+The model must have a deployed config, so an alarm of another stack or a typo
+in a manual trigger fails here, before any lock is taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from retrain.config import MODEL_NAME
+from retrain.contracts import Run, parse
+from retrain.data import utc
+from retrain.errors import InvalidEvent
+from retrain.registry import model_pk
+from retrain.settings import Settings
+from retrain.steps.common import load_model_config
+
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+MANUAL_SOURCE = "retrain.cli"
+MANUAL_DETAIL_TYPE = "Retrain Requested"
+
+
+class NormalizeInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event: dict[str, Any]
+    execution: str
+    started_at: str
+
+
+def _alarm_model(event: dict[str, Any]) -> tuple[str, str]:
+    detail = event.get("detail") or {}
+    name = str(detail.get("alarmName", "?"))
+    for metric in (detail.get("configuration") or {}).get("metrics") or []:
+        dimensions = ((metric.get("metricStat") or {}).get("metric") or {}).get("dimensions") or {}
+        if "model" in dimensions:
+            state = detail.get("state") or {}
+            reason = f"alarm {name} is {state.get('value', '?')}: {state.get('reason', '')}".strip()
+            return str(dimensions["model"]), reason
+    raise InvalidEvent(f"alarm {name!r} watches no metric with a 'model' dimension; cannot tell which model")
+
+
+def _classify(event: dict[str, Any]) -> tuple[str, str, str | None, str]:
+    """(trigger, model, mode override, reason) of a raw input."""
+    detail_type = event.get("detail-type")
+    if detail_type == ALARM_DETAIL_TYPE:
+        model, reason = _alarm_model(event)
+        return "alarm", model, "always", reason
+    if detail_type == MANUAL_DETAIL_TYPE and event.get("source") == MANUAL_SOURCE:
+        detail = event.get("detail") or {}
+        requested = detail.get("model")
+        if not isinstance(requested, str):
+            raise InvalidEvent("Retrain Requested event has no detail.model")
+        return "manual", requested, detail.get("mode") or "always", str(detail.get("reason") or "manual trigger")
+    if detail_type == "Scheduled Event":
+        raise InvalidEvent("a raw Scheduled Event names no model: give the schedule target an Input with 'model'")
+    trigger = event.get("trigger")
+    named = event.get("model")
+    if trigger in {"schedule", "manual"} and isinstance(named, str):
+        mode = event.get("mode") or (None if trigger == "schedule" else "always")
+        return str(trigger), named, mode, str(event.get("reason") or f"{trigger} trigger")
+    raise InvalidEvent(
+        "unrecognized trigger input: expected a schedule input {trigger, model}, "
+        f"a {ALARM_DETAIL_TYPE!r} event or a {MANUAL_DETAIL_TYPE!r} event (keys: {sorted(event)[:8]})"
+    )
+
+
+def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Build the :class:`Run` for a trigger; returns ``{"run": {...}}``."""
+    trigger, model, mode, reason = _classify(request.event)
+    if not MODEL_NAME.match(model):
+        raise InvalidEvent(f"model == {model!r} is not a valid model name")
+    config = load_model_config(settings, model)
+    if mode not in (None, "check", "always"):
+        raise InvalidEvent(f"mode == {mode!r}, must be 'check' or 'always'")
+    event_time = utc(request.event.get("time") or request.started_at)
+    clock = now or utc(request.started_at)
+    end = event_time
+    start = end - timedelta(days=config.monitoring.window_days)
+    training_start = end - timedelta(days=config.training_window_days)
+    now_epoch = int(clock.timestamp())
+    result = Run(
+        model=model,
+        trigger=trigger,
+        mode=mode or config.schedule.mode,
+        policy=config.triggers.policy,
+        reason=reason,
+        event_id=str(request.event.get("id") or request.execution),
+        event_time=event_time.isoformat(),
+        execution=request.execution,
+        window_start=start.isoformat(),
+        window_end=end.isoformat(),
+        training_window_start=training_start.isoformat(),
+        lock_pk=model_pk(model),
+        lock_now=str(now_epoch),
+        lock_expires_at=str(now_epoch + settings.lock_ttl_seconds),
+        approval_required=config.approval.required,
+    )
+    return {"run": result.model_dump(mode="json")}
+
+
+def parse_input(event: Any) -> NormalizeInput:
+    return parse(NormalizeInput, event, what="normalize")

@@ -1,0 +1,26 @@
+"""Promote: move the champion pointer to the candidate, atomically."""
+
+from __future__ import annotations
+
+from retrain import registry
+from retrain.contracts import Candidate, Promotion, Run, ValidationOut
+from retrain.errors import PromotionConflict
+from retrain.settings import Settings
+
+
+def run(run: Run, candidate: Candidate, validation: ValidationOut, *, settings: Settings) -> Promotion:
+    """Promote a candidate that passed validation.
+
+    The pointer moves only if it still points at the champion the candidate was
+    validated against (``validation.champion_version``); otherwise
+    :class:`~retrain.errors.PromotionConflict` and nothing changes.
+    """
+    if not validation.passed:
+        raise PromotionConflict(f"{run.model} v{candidate.version} did not pass validation; refusing to promote")
+    return registry.promote(
+        settings.registry_table,
+        run.model,
+        candidate.version,
+        expected=validation.champion_version,
+        execution=run.execution,
+    )

@@ -1,0 +1,401 @@
+"""Building the estimator from a model's config, fitting it, and its artifacts.
+
+The estimator named in a config is resolved against :data:`ALLOWED_ESTIMATORS`
+only, so a config cannot import arbitrary code. A fitted model is a
+scikit-learn :class:`~sklearn.pipeline.Pipeline` (preprocessing + estimator),
+stored with skops rather than pickle: :func:`loads` trusts only scikit-learn,
+numpy and scipy.sparse classes (beyond skops' own defaults) and refuses anything else.
+
+This module is pure: it takes and returns DataFrames, arrays and bytes and
+never touches AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from retrain.config import ModelConfig, Problem
+from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
+
+_CLASSIFIERS: dict[str, str] = {
+    "LogisticRegression": "sklearn.linear_model",
+    "RandomForestClassifier": "sklearn.ensemble",
+    "ExtraTreesClassifier": "sklearn.ensemble",
+    "GradientBoostingClassifier": "sklearn.ensemble",
+    "HistGradientBoostingClassifier": "sklearn.ensemble",
+    "DecisionTreeClassifier": "sklearn.tree",
+    "KNeighborsClassifier": "sklearn.neighbors",
+}
+_REGRESSORS: dict[str, str] = {
+    "LinearRegression": "sklearn.linear_model",
+    "Ridge": "sklearn.linear_model",
+    "Lasso": "sklearn.linear_model",
+    "ElasticNet": "sklearn.linear_model",
+    "RandomForestRegressor": "sklearn.ensemble",
+    "ExtraTreesRegressor": "sklearn.ensemble",
+    "GradientBoostingRegressor": "sklearn.ensemble",
+    "HistGradientBoostingRegressor": "sklearn.ensemble",
+    "DecisionTreeRegressor": "sklearn.tree",
+    "KNeighborsRegressor": "sklearn.neighbors",
+}
+
+#: Estimator class name -> the public module that defines it (the only classes a config may name).
+ALLOWED_ESTIMATORS: dict[str, str] = {**_CLASSIFIERS, **_REGRESSORS}
+
+#: Estimator class name -> the problem type it solves.
+ESTIMATOR_PROBLEM: dict[str, Problem] = {
+    **dict.fromkeys(_CLASSIFIERS, "classification"),
+    **dict.fromkeys(_REGRESSORS, "regression"),
+}
+
+#: Module prefixes whose *classes* an artifact may contain beyond skops' own defaults.
+TRUSTED_TYPE_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.sparse.")
+
+#: Value a missing categorical is imputed with before one-hot encoding.
+MISSING_CATEGORY = "<missing>"
+
+_PROBLEMS = ("classification", "regression")
+_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def allowed_estimators(problem: Problem) -> list[str]:
+    """Sorted names of the allowlisted estimators for ``problem``."""
+    _check_problem(problem)
+    return sorted(name for name, kind in ESTIMATOR_PROBLEM.items() if kind == problem)
+
+
+def resolve_estimator(name: str, params: Mapping[str, Any], problem: Problem, seed: int) -> BaseEstimator:
+    """Instantiate an allowlisted scikit-learn estimator.
+
+    Parameters
+    ----------
+    name
+        Class name (``"RandomForestClassifier"``) or its public dotted path
+        (``"sklearn.ensemble.RandomForestClassifier"``). Nothing outside
+        :data:`ALLOWED_ESTIMATORS` is ever imported.
+    params
+        Constructor arguments; each must be a parameter of the class's ``__init__``.
+    problem
+        ``"classification"`` or ``"regression"``; the estimator must solve it.
+    seed
+        Set as ``random_state`` when the estimator accepts one and ``params`` does not.
+
+    Returns
+    -------
+    BaseEstimator
+        An unfitted estimator.
+
+    Raises
+    ------
+    EstimatorNotAllowed
+        The name is not allowlisted, the estimator is for the other problem type,
+        a parameter is unknown, or a parameter value is invalid.
+    ValueError
+        ``problem`` is not a known problem type.
+    """
+    _check_problem(problem)
+    class_name = _allowlisted_name(name, problem)
+    if ESTIMATOR_PROBLEM[class_name] != problem:
+        raise EstimatorNotAllowed(
+            f"{class_name} is a {ESTIMATOR_PROBLEM[class_name]} estimator, but the model's problem is "
+            f"{problem}; use one of: {', '.join(allowed_estimators(problem))}"
+        )
+    if not isinstance(params, Mapping):
+        raise EstimatorNotAllowed(f"params of {class_name} must be a mapping, got {type(params).__name__}")
+
+    cls = getattr(importlib.import_module(ALLOWED_ESTIMATORS[class_name]), class_name)
+    accepted = _init_parameters(cls)
+    for key in params:
+        if key not in accepted:
+            raise EstimatorNotAllowed(
+                f"unknown parameter {key!r} for {class_name}; valid parameters: {', '.join(sorted(accepted))}"
+            )
+    kwargs = dict(params)
+    if "random_state" in accepted and "random_state" not in kwargs:
+        kwargs["random_state"] = seed
+    try:
+        estimator = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise EstimatorNotAllowed(f"invalid parameters for {class_name}: {exc}") from exc
+    _validate_params(estimator, class_name)
+    return estimator
+
+
+def build_pipeline(config: ModelConfig) -> Pipeline:
+    """Build the unfitted preprocessing + estimator pipeline for ``config``.
+
+    Numeric features are median-imputed and standardized; categorical features
+    are imputed with :data:`MISSING_CATEGORY` and one-hot encoded (categories
+    unseen at fit time encode as all zeros). The pipeline expects the frame
+    returned by :func:`feature_frame`.
+
+    Raises
+    ------
+    EstimatorNotAllowed
+        See :func:`resolve_estimator`.
+    """
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if config.features.numeric:
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        transformers.append(("numeric", numeric, list(config.features.numeric)))
+    if config.features.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("categorical", categorical, list(config.features.categorical)))
+    estimator = resolve_estimator(
+        config.training.estimator, config.training.params, config.problem, config.training.seed
+    )
+    preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
+
+
+def feature_frame(df: pd.DataFrame, config: ModelConfig, *, source: str = "data") -> pd.DataFrame:
+    """Select and type the model's feature columns.
+
+    Columns come out in the order of ``config.features.all``. Numeric columns are
+    float64 (infinities become NaN, so the imputer treats them as missing).
+    Categorical columns are object dtype holding ``str`` values, with missing
+    values kept as NaN; an integral float (``2.0``) is written as ``"2"`` so a
+    column read as int in one file and as float in another encodes alike.
+
+    Parameters
+    ----------
+    df
+        Any frame holding at least the feature columns; extra columns are ignored.
+    config
+        The model's config.
+    source
+        Names the data set in error messages (``"training data"``, ``"holdout"``).
+
+    Raises
+    ------
+    SchemaMismatch
+        A feature column is missing (``missing`` lists them all), or a numeric
+        feature holds a non-numeric value.
+    """
+    names = config.features.all
+    missing = [name for name in names if name not in df.columns]
+    if missing:
+        noun = "column" if len(missing) == 1 else "columns"
+        raise SchemaMismatch(f"{source} is missing {noun} {', '.join(repr(m) for m in missing)}", missing=missing)
+    out: dict[str, pd.Series] = {}
+    for name in config.features.numeric:
+        out[name] = _numeric_column(df[name], name, source)
+    for name in config.features.categorical:
+        out[name] = _categorical_column(df[name])
+    return pd.DataFrame(out, index=df.index, columns=names)
+
+
+def fit(config: ModelConfig, train: pd.DataFrame) -> Pipeline:
+    """Fit the model described by ``config`` on ``train``.
+
+    Rows whose target is missing are dropped first. Fitting is deterministic:
+    the same data, config and ``training.seed`` give the same model.
+
+    Parameters
+    ----------
+    config
+        The model's config (features, target, estimator, ``training.min_rows``).
+    train
+        Training rows with the feature columns and the target column.
+
+    Returns
+    -------
+    Pipeline
+        The fitted preprocessing + estimator pipeline.
+
+    Raises
+    ------
+    SchemaMismatch
+        The target or a feature column is missing, a numeric feature is not
+        numeric, or (regression) the target is not numeric.
+    InsufficientData
+        Fewer labelled rows than ``training.min_rows``, or fewer than two classes.
+    EstimatorNotAllowed
+        See :func:`resolve_estimator`.
+    """
+    if config.target not in train.columns:
+        raise SchemaMismatch(f"training data is missing target column {config.target!r}", missing=[config.target])
+    labelled = train.loc[train[config.target].notna()]
+    n_rows = len(labelled)
+    if n_rows < config.training.min_rows:
+        raise InsufficientData(
+            f"training data has {n_rows} rows with a target, fewer than training.min_rows == {config.training.min_rows}"
+        )
+    y = labelled[config.target]
+    if config.problem == "regression":
+        y = _numeric_column(y, config.target, "training data")
+    else:
+        n_classes = y.nunique()
+        if n_classes < 2:
+            raise InsufficientData(
+                f"training data target {config.target!r} has {n_classes} class, a classifier needs at least 2"
+            )
+    X = feature_frame(labelled, config, source="training data")
+    pipeline = build_pipeline(config)
+    pipeline.fit(X, y.to_numpy())
+    return pipeline
+
+
+def predict(model: Pipeline, df: pd.DataFrame, config: ModelConfig, *, source: str = "data") -> np.ndarray:
+    """Predict with a fitted pipeline on the feature columns of ``df``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One prediction per row of ``df`` (class labels or regression values).
+
+    Raises
+    ------
+    SchemaMismatch
+        See :func:`feature_frame`.
+    """
+    return np.asarray(model.predict(feature_frame(df, config, source=source)))
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def dumps(model: Any) -> bytes:
+    """Serialize a fitted model to skops bytes (no pickle)."""
+    return bytes(sio.dumps(model))
+
+
+def loads(data: bytes, *, expected_sha256: str | None = None) -> Any:
+    """Load a model written by :func:`dumps`, trusting only known classes.
+
+    The sha256 is checked before the bytes are parsed at all. Types that skops
+    does not trust by default are accepted only when they are classes from
+    :data:`TRUSTED_TYPE_PREFIXES` (for example ``sklearn.tree._tree.Tree``);
+    functions and any other module are refused.
+
+    Parameters
+    ----------
+    data
+        The artifact's bytes.
+    expected_sha256
+        Hex digest recorded in the registry; when given it must match.
+
+    Raises
+    ------
+    ArtifactIntegrityError
+        The digest differs, the bytes are not a readable skops file, or the
+        artifact contains a type outside the allowlist.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if expected_sha256 is not None:
+        actual = sha256_hex(data)
+        if actual != expected_sha256.strip().lower():
+            raise ArtifactIntegrityError(f"artifact sha256 mismatch: expected {expected_sha256}, got {actual}")
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # zipfile, json and skops errors alike: the bytes are not an artifact
+        raise ArtifactIntegrityError(f"artifact is not a readable skops file: {exc}") from exc
+    refused = [name for name in untrusted if not _is_trusted_type(name)]
+    if refused:
+        raise ArtifactIntegrityError(f"artifact contains types outside the allowlist: {', '.join(refused)}")
+    try:
+        return sio.loads(data, trusted=list(untrusted))
+    except Exception as exc:
+        raise ArtifactIntegrityError(f"artifact could not be loaded: {exc}") from exc
+
+
+def _check_problem(problem: str) -> None:
+    if problem not in _PROBLEMS:
+        raise ValueError(f"problem == {problem!r}, must be one of {', '.join(_PROBLEMS)}")
+
+
+def _allowlisted_name(name: str, problem: Problem) -> str:
+    if isinstance(name, str):
+        if name in ALLOWED_ESTIMATORS:
+            return name
+        module, _, class_name = name.rpartition(".")
+        if ALLOWED_ESTIMATORS.get(class_name) == module:
+            return class_name
+    raise EstimatorNotAllowed(
+        f"estimator {name!r} is not allowed; use one of: {', '.join(allowed_estimators(problem))}"
+    )
+
+
+def _init_parameters(cls: type) -> set[str]:
+    signature = inspect.signature(cls)
+    return {p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _validate_params(estimator: BaseEstimator, class_name: str) -> None:
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None:
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as exc:  # sklearn's InvalidParameterError subclasses both
+        raise EstimatorNotAllowed(f"invalid parameter for {class_name}: {exc}") from exc
+
+
+def _numeric_column(column: pd.Series, name: str, source: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(column):
+        column = column.astype("float64")
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna()
+    if bad.any():
+        example = column[bad].iloc[0]
+        raise SchemaMismatch(
+            f"{source} column {name!r} must be numeric, found {example!r} ({int(bad.sum())} non-numeric values)"
+        )
+    values = values.astype("float64")
+    return values.where(np.isfinite(values), np.nan)
+
+
+def _categorical_column(column: pd.Series) -> pd.Series:
+    missing = column.isna().to_numpy()
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        text = [_float_label(v) for v in values]
+    else:
+        text = [str(v) for v in column.to_numpy(dtype=object)]
+    out = np.asarray(text, dtype=object)
+    out[missing] = np.nan
+    return pd.Series(out, index=column.index, dtype=object, name=column.name)
+
+
+def _float_label(value: float) -> str:
+    if np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _is_trusted_type(name: str) -> bool:
+    """Whether ``name`` is a class (not a function) under a trusted module prefix."""
+    if not _DOTTED_NAME.match(name) or not name.startswith(TRUSTED_TYPE_PREFIXES):
+        return False
+    # Importing the module must not run a script (``numpy.f2py.__main__``) or test code.
+    if any(part.startswith("__") or part in ("tests", "conftest") for part in name.split(".")):
+        return False
+    module_name, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type)
