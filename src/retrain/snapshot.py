@@ -23,12 +23,16 @@ from retrain.errors import ArtifactIntegrityError, InsufficientData
 
 
 def content_id(frame: pd.DataFrame) -> str:
-    """sha256 (hex) of a frame's canonical content: header, dtypes, then rows as CSV."""
+    """sha256 (hex) of a frame's canonical content: header, dtypes, rows as CSV, then the missing-cell mask.
+
+    The mask tells a missing value from an empty string, which CSV renders alike.
+    """
     digest = hashlib.sha256()
     header = "\x1f".join(f"{name}:{dtype}" for name, dtype in frame.dtypes.astype(str).items())
     digest.update(header.encode())
     digest.update(b"\n")
     digest.update(frame.to_csv(index=False, header=False, lineterminator="\n").encode())
+    digest.update(frame.isna().to_numpy().tobytes())
     return digest.hexdigest()
 
 
