@@ -164,10 +164,15 @@ class Validation(_Strict):
             raise ValueError(f"unknown metric {unknown[0]!r}, must be one of {sorted(METRIC_DIRECTION)}")
         return value
 
-
-class Approval(_Strict):
-    required: bool = False
-    timeout_hours: float = Field(default=24.0, gt=0)
+    @model_validator(mode="after")
+    def _directions(self) -> Validation:
+        for metric in self.min:
+            if not higher_is_better(metric):
+                raise ValueError(f"validation.min.{metric}: {metric} is lower-is-better, give a ceiling in 'max'")
+        for metric in self.max:
+            if higher_is_better(metric):
+                raise ValueError(f"validation.max.{metric}: {metric} is higher-is-better, give a floor in 'min'")
+        return self
 
 
 class ModelConfig(_Strict):
@@ -180,7 +185,6 @@ class ModelConfig(_Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring)
     training: Training
     validation: Validation = Field(default_factory=Validation)
-    approval: Approval = Field(default_factory=Approval)
 
     @field_validator("model")
     @classmethod
@@ -236,11 +240,12 @@ class ModelConfig(_Strict):
 def _format(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "config"
+        where = ".".join(str(p) for p in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field (not allowed)"
-        parts.append(f"{where}: {message}")
+        # Validators' messages often start with their own path already: do not repeat it.
+        parts.append(message if not where or message.startswith(where) else f"{where}: {message}")
     return "; ".join(parts)
 
 
@@ -260,10 +265,36 @@ def parse_config(data: Any, *, source: str = "config") -> ModelConfig:
         raise ConfigError(f"{source}: {_format(exc)}") from exc
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``SafeLoader`` that rejects a key written twice in one mapping (PyYAML silently keeps the last)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<' merge keys may be overridden by the mapping's own keys
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node, deep=True))
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
 def loads_config(text: str, *, source: str = "config") -> ModelConfig:
-    """Parse YAML text into a :class:`ModelConfig` (see :func:`parse_config`)."""
+    """Parse YAML text into a :class:`ModelConfig` (see :func:`parse_config`).
+
+    A key given twice in one mapping is an error: with plain YAML the second
+    ``triggers:`` block would silently replace the first.
+    """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     return parse_config(data, source=source)

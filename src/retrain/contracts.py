@@ -35,7 +35,6 @@ class Run(_Payload):
     lock_pk: str
     lock_now: str
     lock_expires_at: str
-    approval_required: bool = False
 
 
 class RunInput(_Payload):

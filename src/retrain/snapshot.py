@@ -22,13 +22,21 @@ from retrain.data import read_table_bytes, to_parquet_bytes
 from retrain.errors import ArtifactIntegrityError, InsufficientData
 
 
-def content_id(frame: pd.DataFrame) -> str:
-    """sha256 (hex) of a frame's canonical content: header, dtypes, rows as CSV, then the missing-cell mask.
+def _kind(dtype: object) -> str:
+    """A dtype's engine-independent kind (pyarrow reads text as ``str``, fastparquet as ``object``)."""
+    kind = getattr(dtype, "kind", "O")
+    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime", "m": "timedelta"}.get(kind, "text")
 
-    The mask tells a missing value from an empty string, which CSV renders alike.
+
+def content_id(frame: pd.DataFrame) -> str:
+    """sha256 (hex) of a frame's canonical content: names and kinds, rows as CSV, then the missing-cell mask.
+
+    Kinds (int, float, bool, datetime, text) rather than dtypes, so the same data read by
+    another Parquet engine keeps its id. The mask tells a missing value from an empty
+    string, which CSV renders alike.
     """
     digest = hashlib.sha256()
-    header = "\x1f".join(f"{name}:{dtype}" for name, dtype in frame.dtypes.astype(str).items())
+    header = "\x1f".join(f"{name}:{_kind(dtype)}" for name, dtype in frame.dtypes.items())
     digest.update(header.encode())
     digest.update(b"\n")
     digest.update(frame.to_csv(index=False, header=False, lineterminator="\n").encode())

@@ -140,13 +140,37 @@ def _capture_streams(buffer: io.StringIO) -> Iterator[None]:
             handler.setStream(stream)
 
 
+def apply_powertools_environment() -> None:
+    """Point the package's powertools ``Metrics`` at the current ``POWERTOOLS_*`` environment.
+
+    On Lambda, ``retrain.observability`` is imported at cold start with the
+    function's environment, so its ``Metrics`` reads the namespace and service
+    from the template. In-process, the module may have been imported earlier
+    (by a test, the CLI) without them: every metric flush would then fail with
+    "Must contain a metric namespace" and the service dimension the alarms
+    watch would be missing.
+    """
+    module = sys.modules.get("retrain.observability")
+    if module is None:  # the handler's import reads the environment itself
+        return
+    for attribute, variable in (("namespace", "POWERTOOLS_METRICS_NAMESPACE"), ("service", "POWERTOOLS_SERVICE_NAME")):
+        if variable in os.environ:
+            setattr(module.metrics, attribute, os.environ[variable])
+
+
 def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
     """Call the handler; return moto's ``(payload_json, errored, logs)``."""
-    if isinstance(event, str | bytes):
-        event = json.loads(event or "{}")
+    if isinstance(event, bytes):
+        event = json.loads(event or b"{}")
+    elif isinstance(event, str):
+        try:
+            event = json.loads(event or "{}")
+        except json.JSONDecodeError:
+            pass  # moto already decoded the payload: it was a JSON string, which the handler receives as is
     buffer = io.StringIO()
     with _LOCK, _environment(function.environment), _capture_streams(buffer):
         function.invocations += 1
+        apply_powertools_environment()
         try:
             handler = function.load()
             result = handler(event, FakeContext(function))

@@ -106,7 +106,6 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         lock_pk=model_pk(model),
         lock_now=str(now_epoch),
         lock_expires_at=str(now_epoch + settings.lock_ttl_seconds),
-        approval_required=config.approval.required,
     )
     return {"run": result.model_dump(mode="json")}
 

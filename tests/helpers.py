@@ -1,0 +1,214 @@
+"""Helpers shared by the integration and e2e tests.
+
+``tests/`` has no ``__init__.py``: pytest puts it on ``sys.path`` for its
+``conftest.py``, so test modules import these as ``from helpers import ...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain import aws, registry, training
+from retrain.config import ModelConfig
+from retrain.contracts import Candidate
+from retrain.data import inference_prefix, labels_prefix
+from retrain.lifecycle import bootstrap, deploy_config
+from retrain.local import patches
+from retrain.local.cloud import ROOT, LocalCloud
+from retrain.local.run import production_log, settings_of, write_partitioned
+from retrain.settings import Settings
+
+EVENTS = Path(__file__).parent / "events"
+FUNCTIONS = ROOT / "functions"
+
+#: Step (the folder under functions/) -> its logical id in template.yaml.
+FUNCTION_IDS = {
+    "normalize": "NormalizeFunction",
+    "metric_check": "MetricCheckFunction",
+    "drift_check": "DriftCheckFunction",
+    "snapshot": "SnapshotFunction",
+    "train": "TrainFunction",
+    "validate": "ValidateFunction",
+    "promote": "PromoteFunction",
+}
+
+
+# ------------------------------------------------------------------ events
+def load_event(name: str) -> dict[str, Any]:
+    """The sample event ``tests/events/<name>.json`` (a fresh copy: tests may change it)."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def normalize_input(event: dict[str, Any], *, started_at: str, execution: str = "test-execution") -> dict[str, Any]:
+    """What the state machine's Normalize state passes: the trigger event, the execution's name and start."""
+    return {"event": event, "execution": execution, "started_at": started_at}
+
+
+def run_input(end: datetime, *, model: str = "churn", window_days: float = 7.0) -> dict[str, Any]:
+    """``tests/events/run.json`` (Normalize's output) with its window moved to end at ``end``."""
+    event = load_event("run")
+    start = (end - timedelta(days=window_days)).isoformat()
+    event["run"].update(
+        model=model,
+        lock_pk=registry.model_pk(model),
+        event_time=end.isoformat(),
+        window_end=end.isoformat(),
+        window_start=start,
+        training_window_start=start,
+    )
+    return event
+
+
+# ---------------------------------------------------------------- handlers
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def load_handler(step: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``functions/<step>/app.py``'s ``lambda_handler``, imported afresh (a cold start: its settings read the
+    environment of this moment)."""
+    path = FUNCTIONS / step / "app.py"
+    spec = importlib.util.spec_from_file_location(f"_test_handler_{step}_{uuid.uuid4().hex}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def call(cloud: LocalCloud, step: str, event: Any) -> Any:
+    """Call the step's handler directly, in its function's environment, as the Lambda runtime would.
+
+    Exceptions propagate as they are; stdout (logs, EMF metrics) goes to the test's stdout.
+    """
+    function = cloud.functions[FUNCTION_IDS[step]]
+    with _environment(function.environment):
+        patches.apply_powertools_environment()
+        handler = load_handler(step)
+        return handler(event, patches.FakeContext(function))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What ``lambda:Invoke`` answered: the decoded payload and the ``FunctionError`` header (None on success)."""
+
+    payload: Any
+    function_error: str | None
+
+    @property
+    def error_type(self) -> str | None:
+        return self.payload.get("errorType") if self.function_error else None
+
+    @property
+    def error_message(self) -> str:
+        return str(self.payload.get("errorMessage", "")) if self.function_error else ""
+
+
+def invoke(cloud: LocalCloud, step: str, event: Any) -> Invocation:
+    """Invoke the step's function through the Lambda API of the local cloud (runs the handler in-process)."""
+    response = cloud.client("lambda").invoke(FunctionName=cloud.ref(FUNCTION_IDS[step]), Payload=json.dumps(event))
+    return Invocation(json.loads(response["Payload"].read()), response.get("FunctionError"))
+
+
+# -------------------------------------------------------------- production
+@dataclass(frozen=True)
+class Window:
+    """A production window as written to the data bucket."""
+
+    log: pd.DataFrame
+    labels: pd.DataFrame | None
+    keys: list[str]
+
+
+def write_production_window(
+    settings: Settings,
+    config: ModelConfig,
+    rows: pd.DataFrame,
+    model: Any,
+    *,
+    end: datetime,
+    prefix: str,
+    label_fraction: float = 1.0,
+) -> Window:
+    """Score ``rows`` with ``model`` as production would and write the inference log and the labels.
+
+    The predictions are spread over the monitoring window ending at ``end``
+    (ids ``<prefix>-0000000``, ...). Labels arrive for the earliest
+    ``label_fraction`` of the predictions only.
+    """
+    log, labels = production_log(config, rows, model, end=end, prefix=prefix)
+    mon = config.monitoring
+    keys = write_partitioned(settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, prefix)
+    if labels is not None:
+        labels = labels.iloc[: round(len(labels) * label_fraction)].reset_index(drop=True)
+        if len(labels):
+            keys += write_partitioned(settings.data_bucket, labels_prefix(config.model), labels, "labelled_at", prefix)
+    return Window(log=log, labels=labels, keys=keys)
+
+
+def load_model(uri: str, sha256: str) -> Any:
+    """A registered model artifact, checked against its sha256."""
+    bucket, key = aws.split_uri(uri)
+    return training.loads(aws.get_bytes(bucket, key), expected_sha256=sha256)
+
+
+@dataclass
+class Deployment:
+    """A model deployed on a local cloud: its config in the data bucket and (usually) a champion v1."""
+
+    cloud: LocalCloud
+    settings: Settings
+    config: ModelConfig
+    text: str
+    champion: Candidate | None = None
+    _model: Any = field(default=None, repr=False)
+
+    @property
+    def model(self) -> Any:
+        """The champion's fitted pipeline (loaded once)."""
+        if self._model is None:
+            assert self.champion is not None, f"{self.config.model} has no champion"
+            self._model = load_model(self.champion.artifact_uri, self.champion.sha256)
+        return self._model
+
+    def write_window(
+        self, rows: pd.DataFrame, *, end: datetime, prefix: str | None = None, label_fraction: float = 1.0
+    ) -> Window:
+        """Production's log of ``rows`` scored by the champion, for the window ending at ``end``."""
+        return write_production_window(
+            self.settings,
+            self.config,
+            rows,
+            self.model,
+            end=end,
+            prefix=prefix or f"w{end:%Y%m%d%H%M}",
+            label_fraction=label_fraction,
+        )
+
+
+def deploy(cloud: LocalCloud, config: ModelConfig, text: str, *, reference: pd.DataFrame | None = None) -> Deployment:
+    """Store ``config`` on the cloud; with ``reference``, also train v1 on it and make it the champion."""
+    settings = settings_of(cloud)
+    deploy_config(settings, config, text)
+    champion = bootstrap(settings, config, reference) if reference is not None else None
+    return Deployment(cloud=cloud, settings=settings, config=config, text=text, champion=champion)

@@ -1,0 +1,372 @@
+"""Specification of retrain.local.template: reading a SAM template and resolving intrinsics.
+
+The local cloud has no second copy of the wiring: it reads template.yaml, so the
+short tags, ``Globals`` and the intrinsic functions it uses must resolve exactly
+as CloudFormation/SAM would resolve them.
+"""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from retrain.local.template import (
+    Resolver,
+    TemplateError,
+    function_properties,
+    load_template,
+    parameter_defaults,
+    substitute_definition,
+)
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_text(tmp_path: Path, body: str) -> dict[str, Any]:
+    """Load a template from YAML text (dedented)."""
+    path = tmp_path / "template.yaml"
+    path.write_text(textwrap.dedent(body))
+    return load_template(path)
+
+
+def load_value(tmp_path: Path, yaml_value: str) -> Any:
+    """The parsed value of ``Value:`` in a one-resource template."""
+    template = load_text(
+        tmp_path,
+        f"""\
+        Resources:
+          Bucket:
+            Type: AWS::S3::Bucket
+            Properties:
+              Value: {yaml_value}
+        """,
+    )
+    return template["Resources"]["Bucket"]["Properties"]["Value"]
+
+
+@pytest.fixture
+def resolver() -> Resolver:
+    return Resolver(
+        parameters={"ModelName": "churn", "Threshold": 0.8},
+        pseudo={"AWS::StackName": "retrain-dev", "AWS::Region": "us-east-1"},
+        refs={"DataBucket": "retrain-dev-databucket-abc", "Fn": "retrain-dev-fn"},
+        attributes={
+            ("DataBucket", "Arn"): "arn:aws:s3:::retrain-dev-databucket-abc",
+            ("Fn", "Arn"): "arn:aws:lambda:us-east-1:123456789012:function:retrain-dev-fn",
+        },
+    )
+
+
+# short tags ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "expected"),
+    [
+        ("!Ref ModelName", {"Ref": "ModelName"}),
+        ("!GetAtt DataBucket.Arn", {"Fn::GetAtt": ["DataBucket", "Arn"]}),
+        ("!GetAtt [DataBucket, Arn]", {"Fn::GetAtt": ["DataBucket", "Arn"]}),
+        ("!GetAtt Table.StreamSpecification.StreamArn", {"Fn::GetAtt": ["Table", "StreamSpecification.StreamArn"]}),
+        ('!Sub "${DataBucket.Arn}/*"', {"Fn::Sub": "${DataBucket.Arn}/*"}),
+        ("!Sub ['${A}-x', {A: !Ref ModelName}]", {"Fn::Sub": ["${A}-x", {"A": {"Ref": "ModelName"}}]}),
+        ("!Join ['-', [a, !Ref ModelName]]", {"Fn::Join": ["-", ["a", {"Ref": "ModelName"}]]}),
+        ("!Select [0, !Split [',', 'a,b']]", {"Fn::Select": [0, {"Fn::Split": [",", "a,b"]}]}),
+        ("!If [IsProd, a, b]", {"Fn::If": ["IsProd", "a", "b"]}),
+        ("!Base64 text", {"Fn::Base64": "text"}),
+    ],
+)
+def test_short_tag_becomes_its_long_form(tmp_path: Path, yaml_value: str, expected: Any) -> None:
+    assert load_value(tmp_path, yaml_value) == expected
+
+
+def test_file_without_resources_is_not_a_template(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="no Resources"):
+        load_text(tmp_path, "Parameters: {}\n")
+
+
+def test_unknown_tag_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(yaml.YAMLError, match="!Bogus"):
+        load_value(tmp_path, "!Bogus x")
+
+
+# Resolver ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ModelName", "churn"),
+        ("Threshold", 0.8),
+        ("AWS::StackName", "retrain-dev"),
+        ("DataBucket", "retrain-dev-databucket-abc"),
+    ],
+)
+def test_ref_resolves_parameters_pseudo_parameters_and_resources(resolver: Resolver, name: str, expected: Any) -> None:
+    assert resolver.resolve({"Ref": name}) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"Fn::GetAtt": ["Fn", "Arn"]}, id="list form"),
+        pytest.param({"Fn::GetAtt": "Fn.Arn"}, id="scalar form"),
+    ],
+)
+def test_get_att_resolves_an_attribute(resolver: Resolver, value: dict[str, Any]) -> None:
+    assert resolver.resolve(value) == "arn:aws:lambda:us-east-1:123456789012:function:retrain-dev-fn"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("model-${ModelName}", "model-churn"),
+        ("${DataBucket.Arn}/*", "arn:aws:s3:::retrain-dev-databucket-abc/*"),
+        ("${AWS::StackName}-${ModelName}-drift", "retrain-dev-churn-drift"),
+        ("${DataBucket}", "retrain-dev-databucket-abc"),
+        ("${!Literal}", "${Literal}"),
+        ("no placeholders", "no placeholders"),
+        ('{"trigger": "schedule", "model": "${ModelName}"}', '{"trigger": "schedule", "model": "churn"}'),
+    ],
+)
+def test_sub_fills_each_placeholder(resolver: Resolver, text: str, expected: str) -> None:
+    assert resolver.resolve({"Fn::Sub": text}) == expected
+
+
+def test_sub_with_variables_prefers_them_and_resolves_them(resolver: Resolver) -> None:
+    value = {"Fn::Sub": ["${Name}/${ModelName}/${Arn}", {"Name": {"Ref": "AWS::StackName"}, "ModelName": "other"}]}
+    value["Fn::Sub"][1]["Arn"] = {"Fn::GetAtt": ["Fn", "Arn"]}
+
+    resolved = resolver.resolve(value)
+
+    assert resolved == "retrain-dev/other/arn:aws:lambda:us-east-1:123456789012:function:retrain-dev-fn"
+
+
+def test_join_concatenates_resolved_items(resolver: Resolver) -> None:
+    value = {"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, {"Ref": "ModelName"}, "x"]]}
+
+    assert resolver.resolve(value) == "retrain-dev-churn-x"
+
+
+def test_split_splits_resolved_text(resolver: Resolver) -> None:
+    assert resolver.resolve({"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}) == ["retrain", "dev"]
+
+
+@pytest.mark.parametrize(("index", "expected"), [(0, "a"), (2, "c"), ("1", "b")])
+def test_select_picks_by_index(resolver: Resolver, index: Any, expected: str) -> None:
+    assert resolver.resolve({"Fn::Select": [index, {"Fn::Split": [",", "a,b,c"]}]}) == expected
+
+
+def test_resolve_walks_nested_structures(resolver: Resolver) -> None:
+    value = {
+        "Bucket": {"Ref": "DataBucket"},
+        "Resource": [{"Fn::GetAtt": ["DataBucket", "Arn"]}, {"Fn::Sub": "${DataBucket.Arn}/*"}],
+        "Plain": 1,
+    }
+
+    assert resolver.resolve(value) == {
+        "Bucket": "retrain-dev-databucket-abc",
+        "Resource": ["arn:aws:s3:::retrain-dev-databucket-abc", "arn:aws:s3:::retrain-dev-databucket-abc/*"],
+        "Plain": 1,
+    }
+
+
+def test_resolve_leaves_a_single_key_plain_mapping_alone(resolver: Resolver) -> None:
+    assert resolver.resolve({"Status": "Enabled"}) == {"Status": "Enabled"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"Fn::If": ["IsProd", "a", "b"]},
+        {"Fn::FindInMap": ["Map", "a", "b"]},
+        {"Fn::ImportValue": "shared-bucket"},
+    ],
+)
+def test_unsupported_function_is_an_error_naming_it(resolver: Resolver, value: dict[str, Any]) -> None:
+    (name,) = value
+
+    with pytest.raises(TemplateError, match=f"{name} is not supported"):
+        resolver.resolve(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ({"Ref": "NoSuchThing"}, "!Ref NoSuchThing"),
+        ({"Fn::Sub": "x-${NoSuchThing}"}, "!Ref NoSuchThing"),
+        ({"Fn::GetAtt": ["Fn", "Name"]}, "!GetAtt Fn.Name"),
+        ({"Fn::Sub": "${Ghost.Arn}"}, "!GetAtt Ghost.Arn"),
+    ],
+)
+def test_unknown_reference_is_an_error_naming_it(resolver: Resolver, value: dict[str, Any], named: str) -> None:
+    with pytest.raises(TemplateError, match=named):
+        resolver.resolve(value)
+
+
+# Globals -----------------------------------------------------------------------------------------------
+
+GLOBALS_TEMPLATE = {
+    "Globals": {
+        "Function": {
+            "Runtime": "python3.12",
+            "Timeout": 300,
+            "Layers": [{"Ref": "LibLayer"}],
+            "Environment": {"Variables": {"LOG_LEVEL": "INFO", "BUCKET": "global"}},
+        }
+    },
+    "Resources": {
+        "Fn": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "CodeUri": "functions/fn/",
+                "Timeout": 30,
+                "Layers": [{"Ref": "ScienceLayer"}],
+                "Environment": {"Variables": {"BUCKET": "own", "EXTRA": "1"}},
+            },
+        },
+        "Bare": {"Type": "AWS::Serverless::Function"},
+    },
+}
+
+
+def test_globals_lists_are_additive() -> None:
+    props = function_properties(GLOBALS_TEMPLATE, "Fn")
+
+    assert props["Layers"] == [{"Ref": "LibLayer"}, {"Ref": "ScienceLayer"}]
+
+
+def test_globals_maps_are_merged_with_the_function_winning() -> None:
+    props = function_properties(GLOBALS_TEMPLATE, "Fn")
+
+    assert props["Environment"] == {"Variables": {"LOG_LEVEL": "INFO", "BUCKET": "own", "EXTRA": "1"}}
+
+
+def test_function_scalar_overrides_the_global_one() -> None:
+    props = function_properties(GLOBALS_TEMPLATE, "Fn")
+
+    assert props["Timeout"] == 30
+    assert props["Runtime"] == "python3.12"
+    assert props["CodeUri"] == "functions/fn/"
+
+
+def test_function_without_properties_gets_the_globals() -> None:
+    assert function_properties(GLOBALS_TEMPLATE, "Bare") == GLOBALS_TEMPLATE["Globals"]["Function"]
+
+
+def test_function_properties_do_not_change_the_template() -> None:
+    template = copy.deepcopy(GLOBALS_TEMPLATE)
+
+    props = function_properties(template, "Fn")
+    props["Layers"].append("x")
+    props["Environment"]["Variables"]["NEW"] = "y"
+
+    assert template == GLOBALS_TEMPLATE
+
+
+def test_template_without_globals_gives_the_function_own_properties() -> None:
+    template = {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Timeout": 3}}}}
+
+    assert function_properties(template, "Fn") == {"Timeout": 3}
+
+
+# parameters --------------------------------------------------------------------------------------------
+
+PARAMETERS = {
+    "Parameters": {
+        "ModelName": {"Type": "String", "Default": "churn"},
+        "Threshold": {"Type": "Number", "Default": 0.8},
+    },
+    "Resources": {},
+}
+
+
+def test_parameter_defaults_are_used_without_overrides() -> None:
+    assert parameter_defaults(PARAMETERS) == {"ModelName": "churn", "Threshold": 0.8}
+
+
+def test_parameter_override_replaces_the_default() -> None:
+    assert parameter_defaults(PARAMETERS, {"ModelName": "house-prices"}) == {
+        "ModelName": "house-prices",
+        "Threshold": 0.8,
+    }
+
+
+def test_unknown_parameter_override_is_an_error_naming_it() -> None:
+    with pytest.raises(TemplateError, match="unknown template parameter.*ModelNam\\b"):
+        parameter_defaults(PARAMETERS, {"ModelNam": "x"})
+
+
+NO_DEFAULT = {"Parameters": {"Env": {"Type": "String"}}, "Resources": {}}
+
+
+def test_parameter_without_default_or_override_is_an_error_naming_it() -> None:
+    with pytest.raises(TemplateError, match="parameter Env has no default"):
+        parameter_defaults(NO_DEFAULT)
+
+
+def test_parameter_without_default_takes_its_override() -> None:
+    assert parameter_defaults(NO_DEFAULT, {"Env": "dev"}) == {"Env": "dev"}
+
+
+def test_template_without_parameters_has_none() -> None:
+    assert parameter_defaults({"Resources": {}}) == {}
+
+
+# DefinitionSubstitutions -------------------------------------------------------------------------------
+
+
+def test_substitute_definition_fills_every_placeholder() -> None:
+    definition = '{"Resource": "${FnArn}", "TableName": "${Table}", "Other": "${FnArn}"}'
+
+    rendered = substitute_definition(definition, {"FnArn": "arn:fn", "Table": "registry"})
+
+    assert rendered == '{"Resource": "arn:fn", "TableName": "registry", "Other": "arn:fn"}'
+
+
+def test_substitute_definition_leaves_jsonpath_alone() -> None:
+    definition = '{"run.$": "$.run", "execution.$": "$$.Execution.Name"}'
+
+    assert substitute_definition(definition, {}) == definition
+
+
+def test_substitute_definition_fails_on_a_missing_entry_naming_it() -> None:
+    with pytest.raises(TemplateError, match=r"\$\{Missing\} has no DefinitionSubstitutions entry"):
+        substitute_definition('{"Resource": "${Missing}"}', {"FnArn": "arn:fn"})
+
+
+# the real template -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_template() -> dict[str, Any]:
+    return load_template(ROOT / "template.yaml")
+
+
+def test_real_template_loads(real_template: dict[str, Any]) -> None:
+    assert real_template["Resources"]
+    assert "Function" in real_template["Globals"]
+
+
+def test_every_real_resource_type_is_created_by_the_local_cloud(real_template: dict[str, Any]) -> None:
+    from retrain.local.cloud import SUPPORTED_TYPES
+
+    unsupported = {
+        name: resource["Type"]
+        for name, resource in real_template["Resources"].items()
+        if resource["Type"] not in SUPPORTED_TYPES
+    }
+
+    assert unsupported == {}
+
+
+def test_real_template_parameters_all_have_defaults(real_template: dict[str, Any]) -> None:
+    values = parameter_defaults(real_template)
+
+    assert set(values) == set(real_template["Parameters"])
