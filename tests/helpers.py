@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,20 +69,6 @@ def run_input(end: datetime, *, model: str = "churn", window_days: float = 7.0) 
 
 
 # ---------------------------------------------------------------- handlers
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def load_handler(step: str) -> Callable[[dict[str, Any], Any], Any]:
     """``functions/<step>/app.py``'s ``lambda_handler``, imported afresh (a cold start: its settings read the
     environment of this moment)."""
@@ -102,7 +86,7 @@ def call(cloud: LocalCloud, step: str, event: Any) -> Any:
     Exceptions propagate as they are; stdout (logs, EMF metrics) goes to the test's stdout.
     """
     function = cloud.functions[FUNCTION_IDS[step]]
-    with _environment(function.environment):
+    with patches.environment(function.environment):
         patches.apply_powertools_environment()
         handler = load_handler(step)
         return handler(event, patches.FakeContext(function))
@@ -212,3 +196,21 @@ def deploy(cloud: LocalCloud, config: ModelConfig, text: str, *, reference: pd.D
     deploy_config(settings, config, text)
     champion = bootstrap(settings, config, reference) if reference is not None else None
     return Deployment(cloud=cloud, settings=settings, config=config, text=text, champion=champion)
+
+
+#: The stable fields of ``result.json`` (README, "Run one window"): later versions add, never rename.
+RESULT_CONTRACT = frozenset(
+    {
+        "outcome",
+        "trigger",
+        "execution_arn",
+        "triggered",
+        "reasons",
+        "champion_version",
+        "checks",
+        "candidate",
+        "champion",
+        "gates",
+        "error",
+    }
+)

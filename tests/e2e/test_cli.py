@@ -6,24 +6,13 @@ import json
 
 import pytest
 
+from helpers import RESULT_CONTRACT
 from retrain.cli import main
 from retrain.demo import CONFIG, generate_churn
 
 pytestmark = pytest.mark.e2e
 
-CONTRACT = {
-    "outcome",
-    "trigger",
-    "execution_arn",
-    "triggered",
-    "reasons",
-    "champion_version",
-    "checks",
-    "candidate",
-    "champion",
-    "gates",
-    "error",
-}
+CONTRACT = RESULT_CONTRACT
 
 
 @pytest.fixture(scope="module")

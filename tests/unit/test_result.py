@@ -17,24 +17,13 @@ from typing import Any
 
 import pytest
 
+from helpers import RESULT_CONTRACT
 from retrain.result import OUTCOMES, build, error_text
 
 pytestmark = pytest.mark.unit
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:RetrainingStateMachine:run-1"
-CONTRACT_KEYS = {
-    "outcome",
-    "trigger",
-    "execution_arn",
-    "triggered",
-    "reasons",
-    "champion_version",
-    "checks",
-    "candidate",
-    "champion",
-    "gates",
-    "error",
-}
+CONTRACT_KEYS = RESULT_CONTRACT
 
 RUN = {
     "model": "churn",

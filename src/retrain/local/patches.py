@@ -109,7 +109,8 @@ def on_output(callback: Callable[[InProcessFunction, str], None]) -> None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Apply ``values`` to ``os.environ`` for the duration, restoring what was there."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -168,7 +169,7 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
         except json.JSONDecodeError:
             pass  # moto already decoded the payload: it was a JSON string, which the handler receives as is
     buffer = io.StringIO()
-    with _LOCK, _environment(function.environment), _capture_streams(buffer):
+    with _LOCK, environment(function.environment), _capture_streams(buffer):
         function.invocations += 1
         apply_powertools_environment()
         try:

@@ -1,0 +1,123 @@
+"""The local cloud itself: deployed from template.yaml, and the two moto patches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrain.local import patches
+from retrain.local.template import load_template
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def template(module_cloud):
+    return load_template(module_cloud.template_path)
+
+
+def _of_type(template, kind):
+    return [name for name, resource in template["Resources"].items() if resource["Type"] == kind]
+
+
+def test_every_bucket_table_function_and_alarm_of_the_template_exists(module_cloud, template):
+    buckets = {b["Name"] for b in module_cloud.client("s3").list_buckets()["Buckets"]}
+    tables = set(module_cloud.client("dynamodb").list_tables()["TableNames"])
+    functions = {f["FunctionName"] for f in module_cloud.client("lambda").list_functions()["Functions"]}
+    alarms = set(module_cloud.alarm_names())
+
+    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::S3::Bucket")} <= buckets
+    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::DynamoDB::Table")} <= tables
+    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::Serverless::Function")} == functions
+    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::CloudWatch::Alarm")} == alarms
+
+
+def test_functions_get_the_globals_environment_with_resources_resolved(module_cloud):
+    config = module_cloud.client("lambda").get_function_configuration(FunctionName=module_cloud.ref("TrainFunction"))
+
+    variables = config["Environment"]["Variables"]
+    assert variables["DATA_BUCKET"] == module_cloud.ref("DataBucket")
+    assert variables["REGISTRY_TABLE"] == module_cloud.ref("RegistryTable")
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "retrain"
+    assert config["Timeout"] == 900
+
+
+def test_the_state_machine_is_the_asl_file_with_its_substitutions(module_cloud):
+    described = module_cloud.client("stepfunctions").describe_state_machine(
+        stateMachineArn=module_cloud.state_machine_arn
+    )
+
+    definition = json.loads(described["definition"])
+    source = json.loads((module_cloud.root / "infra/statemachine/retraining.asl.json").read_text())
+    assert set(definition["States"]) == set(source["States"])
+    assert definition["States"]["Train"]["Resource"] == module_cloud.resolver.get_att("TrainFunction", "Arn")
+    assert "${" not in described["definition"]
+
+
+def test_each_event_source_of_the_state_machine_is_a_rule(module_cloud, template):
+    events = template["Resources"]["RetrainingStateMachine"]["Properties"]["Events"]
+    rules = {r["Name"] for r in module_cloud.client("events").list_rules()["Rules"]}
+
+    assert len(module_cloud.rules) == len(events)
+    assert {r["name"] for r in module_cloud.rules} <= rules
+    assert module_cloud.schedule_rules() == ["retrain-RetrainingStateMachineSchedule"]
+
+
+def test_put_events_starts_the_state_machine_of_a_matching_rule_only(module_cloud):
+    matching = {"Source": "retrain.cli", "DetailType": "Retrain Requested", "Detail": json.dumps({"model": "x"})}
+    other = {"Source": "retrain.cli", "DetailType": "Something Else", "Detail": "{}"}
+
+    started = module_cloud.put_events([matching, other])
+
+    assert len(started) == 1
+    execution = module_cloud.client("stepfunctions").describe_execution(executionArn=started[0])
+    delivered = json.loads(execution["input"])
+    assert delivered["detail-type"] == "Retrain Requested"
+    assert delivered["detail"] == {"model": "x"}
+    assert delivered["time"].endswith("Z")
+
+
+def test_a_schedule_rule_matches_no_put_event_but_fires_with_its_constant_input(module_cloud):
+    before = len(patches.STARTED)
+    module_cloud.put_events([{"Source": "aws.events", "DetailType": "Scheduled Event", "Detail": "{}"}])
+    assert len(patches.STARTED) == before
+
+    started = module_cloud.fire_schedule()
+
+    execution = module_cloud.client("stepfunctions").describe_execution(executionArn=started[0])
+    assert json.loads(execution["input"]) == {"trigger": "schedule", "model": "churn"}
+
+
+def test_an_alarm_state_change_is_the_standard_event_with_the_alarm_metric(module_cloud):
+    alarm = "retrain-churn-drift"
+
+    started = module_cloud.set_alarm_state(alarm, "ALARM", "Threshold Crossed: 1 datapoint")
+
+    execution = module_cloud.client("stepfunctions").describe_execution(executionArn=started[0])
+    event = json.loads(execution["input"])
+    assert event["source"] == "aws.cloudwatch"
+    assert event["detail-type"] == "CloudWatch Alarm State Change"
+    assert event["detail"]["alarmName"] == alarm
+    assert event["detail"]["state"]["value"] == "ALARM"
+    metric = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    assert metric["name"] == "DriftShare"
+    assert metric["dimensions"] == {"model": "churn", "service": "retrain"}
+    state = module_cloud.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    assert state["StateValue"] == "ALARM"
+
+
+def test_an_alarm_returning_to_ok_starts_nothing(module_cloud):
+    assert module_cloud.set_alarm_state("retrain-churn-performance", "OK", "back to normal") == []
+
+
+def test_a_handler_error_becomes_lambdas_error_payload(module_cloud):
+    response = module_cloud.client("lambda").invoke(
+        FunctionName=module_cloud.ref("PromoteFunction"), Payload=json.dumps({"run": {}})
+    )
+
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" in response
+    assert payload["errorType"] == "InvalidEvent"
+    assert "run." in payload["errorMessage"]
+    assert isinstance(payload["stackTrace"], list)
