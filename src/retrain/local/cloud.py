@@ -135,11 +135,14 @@ class LocalCloud:
     def stop(self) -> None:
         from retrain import aws
 
-        patches.uninstall()
-        if self._mock is not None:
-            self._mock.stop()
-            self._mock = None
-        aws.reset_clients()
+        # A Parallel branch can still be running a handler after its execution ended: let it finish
+        # while moto is active, and refuse later invocations, so nothing outlives this cloud.
+        with patches.quiesced():
+            patches.uninstall()
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+            aws.reset_clients()
         for key, old in self._saved_env.items():
             if old is None:
                 os.environ.pop(key, None)

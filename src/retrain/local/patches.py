@@ -93,6 +93,13 @@ STARTED: list[str] = []
 _ON_OUTPUT: list[Callable[[InProcessFunction, str], None]] = []
 
 
+@contextlib.contextmanager
+def quiesced() -> Iterator[None]:
+    """Hold the invocation lock: no handler runs until the block ends."""
+    with _LOCK:
+        yield
+
+
 def register(function: InProcessFunction) -> None:
     """Route invocations of ``function.name`` to its in-process handler."""
     _FUNCTIONS[function.name] = function
@@ -170,6 +177,9 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
             pass  # moto already decoded the payload: it was a JSON string, which the handler receives as is
     buffer = io.StringIO()
     with _LOCK, environment(function.environment), _capture_streams(buffer):
+        if _FUNCTIONS.get(function.name) is not function:
+            stopped = {"errorType": "ServiceException", "errorMessage": "the local cloud has stopped"}
+            return json.dumps(stopped), True, ""
         function.invocations += 1
         apply_powertools_environment()
         try:
@@ -185,10 +195,11 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
                 }
             )
             errored = True
-    text = buffer.getvalue()
-    function.logs.append(text)
-    for callback in list(_ON_OUTPUT):
-        callback(function, text)
+        # Still under the lock: callbacks (EMF -> CloudWatch) also finish before the cloud stops.
+        text = buffer.getvalue()
+        function.logs.append(text)
+        for callback in list(_ON_OUTPUT):
+            callback(function, text)
     return payload, errored, text
 
 
