@@ -48,7 +48,7 @@ e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
 layers: $(STAMP)
-	$(PY) layers/build.py --out .aws-layers
+	$(PY) layers/build.py --out .aws-layers --smoke
 
 bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
