@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON312 := $(shell scripts/find-python312)
 
-.PHONY: help venv demo test unit integration e2e lint build layers bench clean
+.PHONY: help venv demo test unit integration e2e lint layers bench clean
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline locally on a bundled example"
@@ -51,7 +51,8 @@ layers: $(STAMP)
 	$(PY) layers/build.py --out .aws-layers --smoke
 
 bench: $(STAMP)
-	$(PY) benchmarks/pipeline.py
+	@shopt -s nullglob; files=(benchmarks/*.py); test $${#files[@]} -gt 0 || { echo "no benchmarks yet"; exit 0; }; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f" || exit 1; done
 
 
 clean:
