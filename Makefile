@@ -29,8 +29,8 @@ demo: $(STAMP)
 	$(VENV)/bin/retrain demo --out retrain-out/demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src functions tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src functions tests benchmarks scripts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m retrain.local.validate template.yaml

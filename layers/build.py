@@ -146,10 +146,8 @@ def main() -> int:
                 check=True,
             )
         paths = [str(out / name / "python") for name in layers] + [str(runtime)]
-        code = (
-            "import sys, runpy; sys.path[:0] = %r; runpy.run_path(%r, run_name='__main__')"
-            % (paths, str(ROOT / "layers" / "smoke.py"))
-        )
+        smoke = str(ROOT / "layers" / "smoke.py")
+        code = f"import sys, runpy; sys.path[:0] = {paths!r}; runpy.run_path({smoke!r}, run_name='__main__')"
         print("\nsmoke test on the built layers only (python3.12 -I -S):")
         if subprocess.run([interpreter, "-I", "-S", "-c", code], check=False).returncode != 0:
             return 1

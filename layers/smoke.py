@@ -46,8 +46,8 @@ buffer = io.BytesIO()
 frame.to_parquet(buffer, index=False)
 back = pd.read_parquet(io.BytesIO(buffer.getvalue()))
 pd.testing.assert_frame_equal(back, frame, check_dtype=False)
-engine = pd.io.parquet.get_engine('auto').__class__.__name__
-print(f'  parquet via {engine}: dtypes after round trip {dict(back.dtypes.astype(str))}')
+engine = pd.io.parquet.get_engine("auto").__class__.__name__
+print(f"  parquet via {engine}: dtypes after round trip {dict(back.dtypes.astype(str))}")
 model = training.fit(config, back)
 blob = training.dumps(model)
 loaded = training.loads(blob, expected_sha256=training.sha256_hex(blob))
