@@ -105,13 +105,21 @@ class Promotion(_Payload):
 
 
 class CheckOut(_Payload):
-    """Common head of every check's output (the state machine's Choice reads these)."""
+    """Common head of every check's output (the state machine reads these).
+
+    ``votes`` holds one boolean per enabled signal of the check that had enough
+    data (``True``: it fires). The state machine flattens every check's votes
+    and applies the policy: ``any`` retrains when one vote is true, ``all``
+    when there is at least one vote and none is false. Insufficient data never
+    votes, so it never triggers.
+    """
 
     signal: str
     enabled: bool
     triggered: bool
     insufficient: bool = False
     reason: str | None = None
+    votes: list[bool] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
 
 

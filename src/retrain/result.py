@@ -69,7 +69,7 @@ def _reasons(state: dict[str, Any]) -> list[str]:
     if run.get("trigger") in {"alarm", "manual"} or run.get("mode") == "always":
         reasons.append(str(run.get("reason")))
     for check in (state.get("checks") or {}).values():
-        if check.get("triggered") and check.get("reason"):
+        if isinstance(check, dict) and check.get("triggered") and check.get("reason"):
             reasons.append(str(check["reason"]))
     validation = state.get("validation") or {}
     if validation and not validation.get("passed"):

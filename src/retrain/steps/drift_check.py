@@ -55,6 +55,7 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         enabled=trigger is not None,
         triggered=trigger is not None and report.drifted,
         insufficient=report.insufficient,
+        votes=[report.drifted] if trigger is not None and not report.insufficient else [],
         reason=report.reason if report.drifted or report.insufficient else None,
         details=details,
     )

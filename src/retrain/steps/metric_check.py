@@ -59,5 +59,6 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         triggered=result.triggered,
         insufficient=result.insufficient,
         reason=result.reason,
+        votes=[] if result.insufficient else [result.triggered],
         details=details,
     )
