@@ -35,6 +35,7 @@ def _local_run(args: argparse.Namespace) -> int:
         args.reference,
         args.current,
         trigger=args.trigger,
+        force=args.force,
         out=args.out,
         on_state=StatePrinter(print),
     )
@@ -45,6 +46,22 @@ def _local_run(args: argparse.Namespace) -> int:
         print(f"error: {result['error']}", file=sys.stderr)
     print(f"wrote {args.out}/result.json in {time.perf_counter() - started:.1f} s")
     return 1 if result["outcome"] == "failed" else 0
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain.triggers import request_retrain
+
+    try:
+        events = boto3.client("events", region_name=args.region)
+        event_id = request_retrain(events, args.model, reason=args.reason, force=args.force, bus=args.event_bus)
+    except (RetrainError, BotoCoreError, ClientError) as exc:
+        print(f"trigger failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"Retrain Requested for {args.model!r} (event {event_id}{', force' if args.force else ''})")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -70,8 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference", required=True, help="historical training data (CSV or Parquet)")
     run.add_argument("--current", required=True, help="the recent labelled production window (CSV or Parquet)")
     run.add_argument("--trigger", choices=["schedule", "alarm", "manual"], default="schedule")
+    run.add_argument("--force", action="store_true", help="with --trigger manual: skip the cooldown")
     run.add_argument("--out", default="retrain-out", help="directory for result.json (default ./retrain-out)")
     run.set_defaults(func=_local_run)
+
+    trigger = sub.add_parser("trigger", help="ask the deployed stack for a retraining run (EventBridge)")
+    trigger.add_argument("--model", required=True)
+    trigger.add_argument("--reason", default=None, help="recorded with the run")
+    trigger.add_argument("--force", action="store_true", help="retrain even during the cooldown after a promotion")
+    trigger.add_argument("--event-bus", default="default")
+    trigger.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
+    trigger.set_defaults(func=_trigger)
 
     demo = sub.add_parser("demo", help="the bundled example: a stable window, then a drifted one")
     demo.add_argument("--out", default="retrain-out/demo")

@@ -112,6 +112,10 @@ class Triggers(_Strict):
     performance: PerformanceTrigger | None = None
     drift: DriftTrigger | None = None
     policy: Literal["any", "all"] = "any"
+    #: No retraining within this many hours after a retraining promoted a model (manual --force overrides).
+    cooldown_hours: float = Field(default=24.0, ge=0)
+    #: Scheduled events carry no id of their own: two within this many minutes are one delivery.
+    dedupe_minutes: float = Field(default=5.0, gt=0)
 
 
 class Schedule(_Strict):

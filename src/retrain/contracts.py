@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 TriggerSource = Literal["schedule", "alarm", "manual"]
 
@@ -35,6 +35,11 @@ class Run(_Payload):
     lock_pk: str
     lock_now: str
     lock_expires_at: str
+    dedupe_sk: str = ""
+    dedupe_expires_at: str = "0"
+    force: bool = False
+    in_cooldown: bool = False
+    cooldown_until: str | None = None
 
 
 class RunInput(_Payload):
@@ -121,6 +126,26 @@ class CheckOut(_Payload):
     reason: str | None = None
     votes: list[bool] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+
+    # Summaries of ``votes`` the state machine reads: a JSONPath over the votes themselves
+    # (``$[*].votes[*]``) matches nothing when no check voted, which fails the state.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fired(self) -> bool:
+        """Some signal of this check fires."""
+        return any(self.votes)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dissent(self) -> bool:
+        """Some signal of this check voted against retraining."""
+        return not all(self.votes)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def voted(self) -> bool:
+        """At least one signal of this check had enough data to vote."""
+        return bool(self.votes)
 
 
 def parse[T: BaseModel](model: type[T], event: Any, *, what: str) -> T:

@@ -160,6 +160,7 @@ def promote(table: str, model: str, version: int, *, expected: int | None, execu
         "snapshot_id": record.get("snapshot_id"),
         "promoted_at": _now(),
         "execution": execution,
+        "trigger": record.get("trigger"),
     }
     put: dict[str, Any] = {"TableName": table, "Item": _to_item(pointer)}
     if expected is None:

@@ -11,6 +11,7 @@ import pytest
 from retrain import registry
 from retrain.config import loads_config
 from retrain.demo import CONFIG, generate_churn
+from retrain.lifecycle import bootstrap, deploy_config
 from retrain.local.cloud import LocalCloud
 from retrain.local.run import run_in_cloud, settings_of
 
@@ -43,6 +44,15 @@ def cloud():
 def _run(cloud, window, reference, *, trigger="schedule", text=CONFIG_TEXT):
     config = loads_config(text)
     return run_in_cloud(cloud, config, text, reference, window, trigger=trigger)
+
+
+def _deploy(cloud, reference, text=CONFIG_TEXT):
+    """Deploy the config and register v1, without running a window."""
+    config = loads_config(text)
+    settings = settings_of(cloud)
+    deploy_config(settings, config, text)
+    bootstrap(settings, config, reference)
+    return settings
 
 
 def _lock(cloud, model="churn"):
@@ -131,11 +141,9 @@ def test_a_candidate_below_the_floor_is_rejected_and_recorded(cloud, reference, 
     assert _lock(cloud) is None
 
 
-def test_a_second_trigger_while_one_runs_ends_already_running(cloud, reference, stable):
+def test_a_second_trigger_while_one_runs_ends_already_running(cloud, reference):
     # Given a run in progress (its lock is held and not expired)
-    table = settings_of(cloud).registry_table
-    config = loads_config(CONFIG_TEXT)
-    run_in_cloud(cloud, config, CONFIG_TEXT, reference, stable)  # deploys and bootstraps
+    table = _deploy(cloud, reference).registry_table
     cloud.client("dynamodb").put_item(
         TableName=table,
         Item={
@@ -156,10 +164,8 @@ def test_a_second_trigger_while_one_runs_ends_already_running(cloud, reference, 
     assert _lock(cloud)["owner"]["S"] == "another-execution"
 
 
-def test_an_expired_lock_is_taken_over(cloud, reference, stable):
-    table = settings_of(cloud).registry_table
-    config = loads_config(CONFIG_TEXT)
-    run_in_cloud(cloud, config, CONFIG_TEXT, reference, stable)
+def test_an_expired_lock_is_taken_over(cloud, reference):
+    table = _deploy(cloud, reference).registry_table
     cloud.client("dynamodb").put_item(
         TableName=table,
         Item={

@@ -199,6 +199,10 @@ class LocalCloud:
             if key in resolved:
                 kwargs[key] = resolved[key]
         self.client("dynamodb").create_table(**kwargs)
+        if "TimeToLiveSpecification" in resolved:
+            self.client("dynamodb").update_time_to_live(
+                TableName=name, TimeToLiveSpecification=resolved["TimeToLiveSpecification"]
+            )
         self.resolver.refs[logical_id] = name
         self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
@@ -329,6 +333,27 @@ class LocalCloud:
             raise TemplateError(f"PutEvents rejected {len(failed)} entries: {failed[0]}")
         return patches.STARTED[before:]
 
+    def deliver(self, event: dict[str, Any], *, copies: int = 1) -> list[str]:
+        """Deliver one event (its ``id`` kept) ``copies`` times to every matching rule's targets.
+
+        EventBridge delivers at least once; this is how a duplicate delivery looks
+        to the state machine: the same event id in a new, randomly named execution.
+        """
+        from moto.events.models import EventPattern
+
+        events = self.client("events")
+        started: list[str] = []
+        for rule in self.rules:
+            described = events.describe_rule(Name=rule["name"], EventBusName=rule["bus"])
+            if described.get("State") != "ENABLED" or "EventPattern" not in described:
+                continue
+            if not EventPattern.load(described["EventPattern"]).matches_event(event):  # type: ignore[arg-type]
+                continue
+            for target in events.list_targets_by_rule(Rule=rule["name"], EventBusName=rule["bus"])["Targets"]:
+                for _ in range(copies):
+                    started.append(patches.start_state_machine(target, event, rule["name"]))
+        return started
+
     def schedule_rules(self) -> list[str]:
         return [r["name"] for r in self.rules if r["type"] == "Schedule"]
 
@@ -363,8 +388,8 @@ class LocalCloud:
         alarms = self.client("cloudwatch").describe_alarms()["MetricAlarms"]
         return [a["AlarmName"] for a in alarms]
 
-    def set_alarm_state(self, alarm_name: str, state: str = "ALARM", reason: str = "Threshold Crossed") -> list[str]:
-        """Change an alarm's state and emit the "CloudWatch Alarm State Change" event, as CloudWatch does."""
+    def alarm_event(self, alarm_name: str, state: str = "ALARM", reason: str = "Threshold Crossed") -> dict[str, Any]:
+        """Change an alarm's state; return the "CloudWatch Alarm State Change" event CloudWatch emits."""
         cloudwatch = self.client("cloudwatch")
         found = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
         if not found:
@@ -410,16 +435,11 @@ class LocalCloud:
                 },
             },
         }
-        return self.put_events(
-            [
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                }
-            ]
-        )
+        return event
+
+    def set_alarm_state(self, alarm_name: str, state: str = "ALARM", reason: str = "Threshold Crossed") -> list[str]:
+        """Change an alarm's state and deliver its state-change event to the matching rules."""
+        return self.deliver(self.alarm_event(alarm_name, state, reason))
 
     def start_execution(self, payload: dict[str, Any], name: str) -> str:
         """Start the state machine directly (as ``aws stepfunctions start-execution`` would)."""

@@ -211,9 +211,13 @@ def _patched_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str
 
 
 def execution_name(prefix: str, event_id: str) -> str:
-    """A valid, deterministic Step Functions execution name (<= 80 chars of [A-Za-z0-9-_])."""
-    raw = f"{prefix}-{event_id}"
-    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)[-80:]
+    """A valid Step Functions execution name (<= 80 chars of [A-Za-z0-9-_]), unique per delivery.
+
+    EventBridge names executions itself, at random: the same event delivered twice starts
+    two executions, and the state machine must tell they are one (it does, by event id).
+    """
+    raw = f"{prefix[:40]}-{event_id[:24]}-{uuid.uuid4().hex[:12]}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:80]
 
 
 def start_state_machine(target: dict[str, Any], event: dict[str, Any], rule_name: str) -> str:

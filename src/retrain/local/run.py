@@ -28,7 +28,7 @@ from retrain.errors import RetrainError
 from retrain.lifecycle import bootstrap, deploy_config
 from retrain.local.cloud import LocalCloud
 from retrain.settings import Settings
-from retrain.steps.normalize import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
+from retrain.triggers import retrain_request
 
 TRIGGERS = ("schedule", "alarm", "manual")
 StateCallback = Callable[[dict[str, Any]], None]
@@ -102,7 +102,7 @@ def write_partitioned(bucket: str, prefix: str, frame: pd.DataFrame, column: str
     return keys
 
 
-def fire(cloud: LocalCloud, trigger: str, model: str) -> str:
+def fire(cloud: LocalCloud, trigger: str, model: str, *, force: bool = False) -> str:
     """Fire a trigger through EventBridge; returns the execution it started."""
     if trigger == "schedule":
         started = cloud.fire_schedule()
@@ -112,10 +112,7 @@ def fire(cloud: LocalCloud, trigger: str, model: str) -> str:
             raise RetrainError(f"the template defines no alarm for model {model!r}")
         started = cloud.set_alarm_state(alarms[0], "ALARM", "Threshold Crossed: local run")
     elif trigger == "manual":
-        detail = {"model": model, "reason": "manual trigger (local run)"}
-        started = cloud.put_events(
-            [{"Source": MANUAL_SOURCE, "DetailType": MANUAL_DETAIL_TYPE, "Detail": json.dumps(detail)}]
-        )
+        started = cloud.put_events([retrain_request(model, reason="manual trigger (local run)", force=force)])
     else:
         raise ValueError(f"trigger == {trigger!r}, must be one of {TRIGGERS}")
     if len(started) != 1:
@@ -147,6 +144,7 @@ def run_in_cloud(
     current: pd.DataFrame,
     *,
     trigger: str = "schedule",
+    force: bool = False,
     on_state: StateCallback | None = None,
 ) -> dict[str, Any]:
     """Run one window through a deployed local cloud; returns the ``result.json`` dict."""
@@ -165,7 +163,7 @@ def run_in_cloud(
     write_partitioned(settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, "predictions")
     if labels is not None:
         write_partitioned(settings.data_bucket, labels_prefix(config.model), labels, "labelled_at", "labels")
-    execution = fire(cloud, trigger, config.model)
+    execution = fire(cloud, trigger, config.model, force=force)
     described = cloud.wait(execution, on_state=on_state)
     after = registry.get_champion(settings.registry_table, config.model)
     return result.build(
@@ -182,6 +180,7 @@ def local_run(
     current_path: str | Path,
     *,
     trigger: str = "schedule",
+    force: bool = False,
     out: str | Path = "retrain-out",
     on_state: StateCallback | None = None,
 ) -> dict[str, Any]:
@@ -196,7 +195,9 @@ def local_run(
         reference = read_table_file(reference_path)
         current = read_table_file(current_path)
         with LocalCloud(parameters={"ModelName": config.model}) as cloud:
-            outcome = run_in_cloud(cloud, config, config_text, reference, current, trigger=trigger, on_state=on_state)
+            outcome = run_in_cloud(
+                cloud, config, config_text, reference, current, trigger=trigger, force=force, on_state=on_state
+            )
     except RetrainError as exc:
         outcome = _failed(trigger, f"{type(exc).__name__}: {exc}")
     (out_dir / "result.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")

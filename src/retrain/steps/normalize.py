@@ -23,13 +23,12 @@ from retrain.config import MODEL_NAME
 from retrain.contracts import Run, parse
 from retrain.data import utc
 from retrain.errors import InvalidEvent
-from retrain.registry import model_pk
+from retrain.registry import get_champion, model_pk
 from retrain.settings import Settings
 from retrain.steps.common import load_model_config
+from retrain.triggers import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
-MANUAL_SOURCE = "retrain.cli"
-MANUAL_DETAIL_TYPE = "Retrain Requested"
 
 
 class NormalizeInput(BaseModel):
@@ -77,6 +76,42 @@ def _classify(event: dict[str, Any]) -> tuple[str, str, str | None, str]:
     )
 
 
+#: How long a delivered event's id is remembered (EventBridge retries a delivery for up to 24 hours).
+DEDUPE_TTL_SECONDS = 24 * 3600
+RETRAINING_TRIGGERS = ("schedule", "alarm", "manual")
+
+
+def _forced(event: dict[str, Any]) -> bool:
+    """``force`` of a manual trigger (``retrain trigger --force``); other triggers cannot force."""
+    source = event.get("detail") if event.get("detail-type") == MANUAL_DETAIL_TYPE else event
+    return bool((source or {}).get("force")) and (
+        event.get("detail-type") == MANUAL_DETAIL_TYPE or event.get("trigger") == "manual"
+    )
+
+
+def dedupe_key(event: dict[str, Any], trigger: str, started: datetime, window_minutes: float, execution: str) -> str:
+    """What identifies one delivery: the EventBridge event id, else the schedule's time slot.
+
+    A rule target with a constant input (the schedule) receives no event id, so
+    two scheduled deliveries within ``window_minutes`` count as one. A direct
+    execution input without an id is never a duplicate.
+    """
+    if event.get("id"):
+        return f"EVENT#{event['id']}"
+    if trigger == "schedule":
+        slot = int(started.timestamp() // (window_minutes * 60))
+        return f"EVENT#schedule-{slot}"
+    return f"EVENT#{execution}"
+
+
+def cooldown_until(champion: dict[str, Any] | None, hours: float) -> datetime | None:
+    """End of the cooldown after the champion's promotion, if a retraining promoted it."""
+    if not champion or hours <= 0 or champion.get("trigger") not in RETRAINING_TRIGGERS:
+        return None
+    promoted = champion.get("promoted_at")
+    return utc(promoted) + timedelta(hours=hours) if promoted else None
+
+
 def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Build the :class:`Run` for a trigger; returns ``{"run": {...}}``."""
     trigger, model, mode, reason = _classify(request.event)
@@ -91,6 +126,9 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
     start = end - timedelta(days=config.monitoring.window_days)
     training_start = end - timedelta(days=config.training_window_days)
     now_epoch = int(clock.timestamp())
+    force = _forced(request.event)
+    until = cooldown_until(get_champion(settings.registry_table, model), config.triggers.cooldown_hours)
+    in_cooldown = until is not None and clock < until and not force
     result = Run(
         model=model,
         trigger=trigger,
@@ -106,6 +144,13 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         lock_pk=model_pk(model),
         lock_now=str(now_epoch),
         lock_expires_at=str(now_epoch + settings.lock_ttl_seconds),
+        dedupe_sk=dedupe_key(
+            request.event, trigger, utc(request.started_at), config.triggers.dedupe_minutes, request.execution
+        ),
+        dedupe_expires_at=str(now_epoch + DEDUPE_TTL_SECONDS),
+        force=force,
+        in_cooldown=in_cooldown,
+        cooldown_until=until.isoformat() if until else None,
     )
     return {"run": result.model_dump(mode="json")}
 

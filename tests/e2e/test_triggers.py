@@ -1,0 +1,141 @@
+"""Triggering as AWS delivers it: duplicates, coinciding triggers, cooldown, policies, modes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from helpers import deploy
+from retrain import registry
+from retrain.config import loads_config
+from retrain.demo import generate_churn
+from retrain.triggers import retrain_request
+
+pytestmark = pytest.mark.e2e
+
+ALARM = "retrain-churn-performance"
+
+
+@pytest.fixture(scope="module")
+def drifted():
+    return generate_churn(1500, seed=31, drift=True)
+
+
+@pytest.fixture(scope="module")
+def stable():
+    return generate_churn(1500, seed=32)
+
+
+def _outcomes(cloud, executions):
+    outcomes = []
+    for arn in executions:
+        described = cloud.wait(arn)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        outcomes.append(json.loads(described["output"])["outcome"])
+    return outcomes
+
+
+def _window(deployment, rows):
+    deployment.write_window(rows, end=datetime.now(UTC))
+
+
+def test_ten_deliveries_of_one_alarm_event_make_one_run(deployed_churn, drifted):
+    _window(deployed_churn, drifted)
+    event = deployed_churn.cloud.alarm_event(ALARM)
+
+    outcomes = _outcomes(deployed_churn.cloud, deployed_churn.cloud.deliver(event, copies=10))
+
+    assert sorted(outcomes) == ["duplicate"] * 9 + ["promoted"]
+    versions = registry.list_versions(deployed_churn.settings.registry_table, "churn")
+    assert [v["version"] for v in versions] == [1, 2]
+
+
+def test_a_schedule_and_an_alarm_at_once_make_one_run_and_one_already_running(deployed_churn, drifted):
+    _window(deployed_churn, drifted)
+    cloud = deployed_churn.cloud
+
+    executions = cloud.fire_schedule() + cloud.set_alarm_state(ALARM)
+
+    outcomes = _outcomes(cloud, executions)
+    assert "already-running" in outcomes
+    assert sorted(o for o in outcomes if o != "already-running") == ["promoted"]
+
+
+def test_a_trigger_during_the_cooldown_after_a_promotion_ends_in_cooldown(deployed_churn, drifted):
+    _window(deployed_churn, drifted)
+    cloud = deployed_churn.cloud
+    assert _outcomes(cloud, cloud.set_alarm_state(ALARM)) == ["promoted"]
+
+    outcomes = _outcomes(cloud, cloud.put_events([retrain_request("churn", reason="again")]))
+
+    assert outcomes == ["cooldown"]
+    assert registry.get_champion(deployed_churn.settings.registry_table, "churn")["version"] == 2
+
+
+def test_a_forced_manual_trigger_retrains_during_the_cooldown(deployed_churn, drifted):
+    _window(deployed_churn, drifted)
+    cloud = deployed_churn.cloud
+    assert _outcomes(cloud, cloud.set_alarm_state(ALARM)) == ["promoted"]
+
+    outcomes = _outcomes(cloud, cloud.put_events([retrain_request("churn", reason="hotfix", force=True)]))
+
+    assert outcomes[0] in {"promoted", "rejected"}
+    described = cloud.wait(cloud.put_events([retrain_request("churn", force=True)])[0])
+    assert json.loads(described["output"])["run"]["force"] is True
+
+
+def test_the_bootstrap_promotion_starts_no_cooldown(deployed_churn, drifted):
+    _window(deployed_churn, drifted)
+
+    outcomes = _outcomes(deployed_churn.cloud, deployed_churn.cloud.put_events([retrain_request("churn")]))
+
+    assert outcomes == ["promoted"]
+
+
+def test_policy_all_needs_every_enabled_signal_to_fire(cloud, churn_config, churn_reference, stable):
+    # Given policy all, and a window whose features drift but whose accuracy stays above its bound
+    config, text = churn_config
+    strict = text.replace("  drift: {share: 0.3}\n", "  drift: {share: 0.1}\n  policy: all\n").replace(
+        "performance: {metric: accuracy, min: 0.8}", "performance: {metric: accuracy, min: 0.5}"
+    )
+    assert strict.count("policy: all") == 1 and "min: 0.5" in strict
+    deployment = deploy(cloud, loads_config(strict), strict, reference=churn_reference)
+    shifted = stable.assign(tenure_months=stable["tenure_months"] + 25)
+    _window(deployment, shifted)
+
+    # When the schedule fires
+    described = cloud.wait(cloud.fire_schedule()[0])
+
+    # Then drift alone does not retrain
+    state = json.loads(described["output"])
+    assert state["checks"]["drift"]["fired"] is True
+    assert state["checks"]["metrics"]["fired"] is False
+    assert state["outcome"] == "no-retrain"
+
+
+def test_schedule_mode_always_retrains_without_a_signal(cloud, churn_config, churn_reference, stable):
+    config, text = churn_config
+    always = text + "schedule: {mode: always}\n"
+    deployment = deploy(cloud, loads_config(always), always, reference=churn_reference)
+    _window(deployment, stable)
+
+    described = cloud.wait(cloud.fire_schedule()[0])
+
+    state = json.loads(described["output"])
+    assert state["run"]["mode"] == "always"
+    assert state["retrain"] is True
+    assert state["outcome"] in {"promoted", "rejected"}
+
+
+def test_an_alarm_of_an_unconfigured_model_fails_before_any_lock(cloud, churn_config, churn_reference):
+    deploy(cloud, *churn_config, reference=churn_reference)
+    event = cloud.alarm_event(ALARM)
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["model"] = "fraud"
+
+    described = cloud.wait(cloud.deliver(event)[0])
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ModelNotFound"
+    assert "'fraud'" in described["cause"]
