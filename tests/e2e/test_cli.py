@@ -83,3 +83,27 @@ def test_validate_config_accepts_the_example_and_names_a_bad_field(tmp_path, cap
 
     assert main(["validate-config", str(bad)]) == 2
     assert "targte" in capsys.readouterr().err
+
+
+def test_trigger_puts_a_retrain_requested_event_the_stack_routes_to_the_state_machine(capsys):
+    from retrain.local import patches
+    from retrain.local.cloud import LocalCloud
+
+    with LocalCloud() as cloud:
+        before = len(patches.STARTED)
+
+        code = main(["trigger", "--model", "churn", "--reason", "labels arrived", "--force", "--region", "us-east-1"])
+
+        assert code == 0
+        started = patches.STARTED[before:]
+        assert len(started) == 1
+        execution = cloud.client("stepfunctions").describe_execution(executionArn=started[0])
+        event = json.loads(execution["input"])
+        assert event["source"] == "retrain.cli"
+        assert event["detail"] == {"model": "churn", "reason": "labels arrived", "force": True}
+        assert "Retrain Requested for 'churn'" in capsys.readouterr().out
+
+
+def test_trigger_refuses_an_invalid_model_name(capsys):
+    assert main(["trigger", "--model", "Not A Model", "--region", "us-east-1"]) == 1
+    assert "Not A Model" in capsys.readouterr().err
