@@ -1,7 +1,7 @@
 """The ``result.json`` contract: one run's outcome, checks, candidate, champion and gates.
 
 Stable field names (later versions add fields, never rename these): ``outcome``
-(promoted | rejected | no-retrain | already-running | failed), ``trigger``,
+(promoted | rejected | no-retrain | already-running | duplicate | cooldown | failed), ``trigger``,
 ``execution_arn``, ``triggered``, ``reasons``, ``champion_version`` (after the
 run), ``checks`` (``metrics``, ``drift``), ``candidate``, ``champion``,
 ``gates``, ``error``.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-OUTCOMES = ("promoted", "rejected", "no-retrain", "already-running", "failed")
+OUTCOMES = ("promoted", "rejected", "no-retrain", "already-running", "duplicate", "cooldown", "failed")
 
 
 def error_text(error: str | None, cause: str | None) -> str:
