@@ -334,7 +334,7 @@ def test_already_running_result() -> None:
 
 
 def test_every_outcome_name_is_documented() -> None:
-    assert set(OUTCOMES) == {"promoted", "rejected", "no-retrain", "already-running", "failed"}
+    assert set(OUTCOMES) == {"promoted", "rejected", "no-retrain", "already-running", "duplicate", "cooldown", "failed"}
 
 
 # failed executions -------------------------------------------------------------------------------------
