@@ -76,3 +76,11 @@ def test_the_definition_uses_jsonpath_only():
     text = json.dumps(ASL)
     assert "JSONata" not in text
     assert ASL.get("QueryLanguage", "JSONPath") == "JSONPath"
+
+
+def test_every_outcome_the_state_machine_sets_is_in_the_result_contract():
+    from retrain.result import OUTCOMES
+
+    set_by_asl = {s["Result"] for s in ASL["States"].values() if s.get("ResultPath") == "$.outcome"}
+
+    assert set_by_asl == set(OUTCOMES) - {"failed"}
