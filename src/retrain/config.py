@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -71,26 +71,80 @@ class Features(_Strict):
         return [*self.numeric, *self.categorical]
 
 
-class PerformanceTrigger(_Strict):
-    """Retrain when the realized metric on labelled predictions crosses a bound."""
+#: Every metric the metric check measures on labelled predictions, name -> True when higher is better:
+#: ``METRIC_DIRECTION`` (what validation computes from predicted labels) plus the macro averages and the
+#: probability metrics, which need the class probabilities in the inference log.
+SIGNAL_METRIC_DIRECTION: dict[str, bool] = {
+    **METRIC_DIRECTION,
+    "precision_macro": True,
+    "recall_macro": True,
+    "f1_macro": True,
+    "roc_auc": True,
+    "log_loss": False,
+    "brier": False,
+    "mape": False,
+}
+CLASSIFICATION_SIGNAL_METRICS = (
+    *CLASSIFICATION_METRICS,
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+    "brier",
+)
+REGRESSION_SIGNAL_METRICS = ("rmse", "mae", "mape", "r2")
+#: What confidence-based performance estimation (CBPE) estimates without labels (classification only).
+ESTIMATED_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+)
+#: Which value of a metric a trigger compares with its bound: the point estimate or a bound of its interval.
+SignalValue = Literal["estimate", "ci_lower", "ci_upper"]
+
+
+def signal_metrics_for(problem: Problem) -> tuple[str, ...]:
+    """Names of the metrics the metric check measures for a problem type (a superset of :func:`metrics_for`)."""
+    return CLASSIFICATION_SIGNAL_METRICS if problem == "classification" else REGRESSION_SIGNAL_METRICS
+
+
+class _BoundTrigger(_Strict):
+    """A metric against a floor (``min``, higher-is-better metrics) or a ceiling (``max``, lower-is-better).
+
+    ``use`` picks the value compared with the bound: ``estimate`` (the point
+    estimate), ``ci_lower`` or ``ci_upper`` (a bound of its bootstrap interval).
+    With ``min``, ``ci_upper`` fires only when the whole interval lies below the
+    floor (the model is significantly worse); ``ci_lower`` fires as soon as the
+    floor is plausible. With ``max`` the roles swap.
+    """
+
+    _path: ClassVar[str] = "triggers"
+    _metrics: ClassVar[dict[str, bool]] = SIGNAL_METRIC_DIRECTION
 
     metric: str
     min: float | None = None
     max: float | None = None
     min_samples: int = Field(default=100, ge=1)
+    use: SignalValue = "estimate"
 
     @model_validator(mode="after")
-    def _check(self) -> PerformanceTrigger:
-        if self.metric not in METRIC_DIRECTION:
-            raise ValueError(
-                f"triggers.performance.metric == {self.metric!r}, must be one of {sorted(METRIC_DIRECTION)}"
-            )
+    def _check(self) -> _BoundTrigger:
+        path, known = self._path, self._metrics
+        if self.metric not in known:
+            raise ValueError(f"{path}.metric == {self.metric!r}, must be one of {sorted(known)}")
         if (self.min is None) == (self.max is None):
-            raise ValueError("triggers.performance: give exactly one of 'min' or 'max'")
-        if higher_is_better(self.metric) and self.min is None:
-            raise ValueError(f"triggers.performance: {self.metric} is higher-is-better, use 'min'")
-        if not higher_is_better(self.metric) and self.max is None:
-            raise ValueError(f"triggers.performance: {self.metric} is lower-is-better, use 'max'")
+            raise ValueError(f"{path}: give exactly one of 'min' or 'max'")
+        if known[self.metric] and self.min is None:
+            raise ValueError(f"{path}: {self.metric} is higher-is-better, use 'min'")
+        if not known[self.metric] and self.max is None:
+            raise ValueError(f"{path}: {self.metric} is lower-is-better, use 'max'")
         return self
 
     @property
@@ -98,6 +152,35 @@ class PerformanceTrigger(_Strict):
         value = self.min if self.min is not None else self.max
         assert value is not None
         return value
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        return "min" if self.min is not None else "max"
+
+
+class PerformanceTrigger(_BoundTrigger):
+    """Retrain when the realized metric on labelled predictions crosses a bound."""
+
+    _path: ClassVar[str] = "triggers.performance"
+
+
+class EstimatedTrigger(_BoundTrigger):
+    """Retrain when the label-free estimate (CBPE) of a classification metric crosses a bound."""
+
+    _path: ClassVar[str] = "triggers.estimated"
+    _metrics: ClassVar[dict[str, bool]] = {m: SIGNAL_METRIC_DIRECTION[m] for m in ESTIMATED_METRICS}
+
+
+class FlaggedTrigger(_Strict):
+    """Retrain when people flag more than ``max_rate`` of the window's predictions.
+
+    Below ``min_samples`` predictions the rate is insufficient data; with fewer
+    than ``min_count`` flagged predictions it never fires, whatever the rate.
+    """
+
+    max_rate: float = Field(gt=0, le=1)
+    min_samples: int = Field(default=100, ge=1)
+    min_count: int = Field(default=5, ge=1)
 
 
 class DriftTrigger(_Strict):
@@ -111,6 +194,8 @@ class DriftTrigger(_Strict):
 class Triggers(_Strict):
     performance: PerformanceTrigger | None = None
     drift: DriftTrigger | None = None
+    flagged: FlaggedTrigger | None = None
+    estimated: EstimatedTrigger | None = None
     policy: Literal["any", "all"] = "any"
     #: No retraining within this many hours after a retraining promoted a model (manual --force overrides).
     cooldown_hours: float = Field(default=24.0, ge=0)
@@ -131,6 +216,14 @@ class Monitoring(_Strict):
     id_column: str = "id"
     timestamp_column: str = "timestamp"
     prediction_column: str = "prediction"
+    #: Class probabilities (``predict_proba``): one column ``<proba_prefix><class>`` per class, e.g. ``proba_1``.
+    proba_prefix: str = Field(default="proba_", min_length=1)
+    #: Boolean column: True when a person flagged the prediction (optional; a feed of flagged ids also counts).
+    flagged_column: str = "flagged"
+    #: Two-sided level of every confidence interval.
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    #: Bootstrap resamples per interval (seeded: the same window always gives the same interval).
+    bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
 
 
 class Training(_Strict):
