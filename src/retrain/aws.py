@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_ssm.client import SSMClient
 
 _RETRIES = Config(retries={"max_attempts": 5, "mode": "adaptive"})
 _TRANSIENT = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "InternalError"}
@@ -43,10 +44,23 @@ def events() -> EventBridgeClient:
     return boto3.client("events", config=_RETRIES)
 
 
+@functools.cache
+def ssm() -> SSMClient:
+    return boto3.client("ssm", config=_RETRIES)
+
+
 def reset_clients() -> None:
     """Forget cached clients (a new moto mock or new credentials)."""
-    for factory in (s3, dynamodb, events):
+    for factory in (s3, dynamodb, events, ssm):
         factory.cache_clear()
+
+
+def put_events(entries: list[dict[str, Any]]) -> None:
+    """``events:PutEvents``; an entry EventBridge refuses is a :class:`TransientError`."""
+    response = events().put_events(Entries=entries)  # type: ignore[arg-type]
+    failed = [e for e in response["Entries"] if "ErrorCode" in e]
+    if failed:
+        raise TransientError(f"EventBridge refused {len(failed)} entries: {failed[0].get('ErrorCode')}")
 
 
 def error_code(exc: ClientError) -> str:

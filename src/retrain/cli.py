@@ -7,8 +7,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from retrain.errors import RetrainError
+
+if TYPE_CHECKING:
+    from retrain.settings import Settings
 
 
 def _validate_config(args: argparse.Namespace) -> int:
@@ -64,6 +68,105 @@ def _trigger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_settings(args: argparse.Namespace) -> Settings:
+    """Resource names of a deployed stack: ``--table``, or the stack's CloudFormation outputs."""
+    from retrain.settings import Settings
+
+    prefix = f"/{args.stack}/champion"
+    if args.table:
+        names = {"DATA_BUCKET": "", "ARTIFACT_BUCKET": "", "REGISTRY_TABLE": args.table}
+    else:
+        import boto3
+
+        stacks = boto3.client("cloudformation", region_name=args.region).describe_stacks(StackName=args.stack)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+        names = {
+            "DATA_BUCKET": outputs["DataBucketName"],
+            "ARTIFACT_BUCKET": outputs["ArtifactBucketName"],
+            "REGISTRY_TABLE": outputs["RegistryTableName"],
+        }
+    return Settings.model_validate({**names, "CHAMPION_PARAMETER_PREFIX": prefix})
+
+
+def _clients_for(args: argparse.Namespace) -> None:
+    """Point the package's AWS adapters at ``--region`` (the boto3 default session otherwise)."""
+    import os
+
+    from retrain import aws
+
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    aws.reset_clients()
+
+
+def _answer(args: argparse.Namespace, approve: bool) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import registry
+
+    run = args.run.rsplit(":", 1)[-1]
+    try:
+        _clients_for(args)
+        settings = _stack_settings(args)
+        record = registry.get_approval(settings.registry_table, run)
+        if record is None:
+            print(f"no run {run!r} is waiting for approval", file=sys.stderr)
+            return 1
+        sfn = boto3.client("stepfunctions", region_name=args.region)
+        if approve:
+            output = {"approved": True, "note": args.note or ""}
+            sfn.send_task_success(taskToken=record["token"], output=json.dumps(output))
+        else:
+            sfn.send_task_failure(taskToken=record["token"], error="ApprovalDenied", cause=args.reason)
+        registry.delete_approval(settings.registry_table, run)
+    except (RetrainError, BotoCoreError, ClientError, KeyError) as exc:
+        print(f"{'approve' if approve else 'reject'} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    verdict = "approved" if approve else f"rejected ({args.reason})"
+    print(f"{record['model']} v{record['version']} {verdict}; run {run} continues")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain.champion import rollback
+
+    try:
+        _clients_for(args)
+        promotion = rollback(_stack_settings(args), args.model, to=args.to, execution="cli-rollback")
+    except (RetrainError, BotoCoreError, ClientError, KeyError) as exc:
+        print(f"rollback failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.model}: champion is v{promotion.champion_version} again (was v{promotion.previous_version})")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import registry
+
+    try:
+        _clients_for(args)
+        versions = registry.list_versions(_stack_settings(args).registry_table, args.model)
+    except (RetrainError, BotoCoreError, ClientError, KeyError) as exc:
+        print(f"models failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(versions, indent=2, default=str))
+        return 0
+    print(f"{'version':>7}  {'status':<9}  {'trigger':<9}  {'snapshot':<12}  {'created':<25}  metrics")
+    for v in versions:
+        metrics = ", ".join(f"{k} {val:.3f}" for k, val in sorted((v.get("metrics") or {}).items())[:3])
+        print(
+            f"{v['version']:>7}  {v['status']:<9}  {str(v.get('trigger', '-')):<9}  "
+            f"{str(v.get('snapshot_id', '-'))[:12]:<12}  {str(v.get('created_at', '-')):<25}  {metrics or '-'}"
+        )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from retrain.demo import run_demo
 
@@ -98,6 +201,35 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--event-bus", default="default")
     trigger.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
     trigger.set_defaults(func=_trigger)
+
+    def stack_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--stack", default="retrain", help="the deployed stack's name (default retrain)")
+        command.add_argument("--table", default=None, help="the registry table (default: from the stack's outputs)")
+        command.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
+
+    approve = sub.add_parser("approve", help="approve the candidate a run is waiting on; it is promoted")
+    approve.add_argument("run", help="the execution's name or ARN")
+    approve.add_argument("--note", default=None)
+    stack_options(approve)
+    approve.set_defaults(func=lambda a: _answer(a, approve=True))
+
+    reject = sub.add_parser("reject", help="reject the candidate a run is waiting on")
+    reject.add_argument("run", help="the execution's name or ARN")
+    reject.add_argument("--reason", required=True, help="recorded on the rejected version")
+    stack_options(reject)
+    reject.set_defaults(func=lambda a: _answer(a, approve=False))
+
+    back = sub.add_parser("rollback", help="restore a former champion (the previous one by default)")
+    back.add_argument("--model", required=True)
+    back.add_argument("--to", type=int, default=None, help="the version to restore")
+    stack_options(back)
+    back.set_defaults(func=_rollback)
+
+    models = sub.add_parser("models", help="list a model's versions with status and lineage")
+    models.add_argument("--model", required=True)
+    models.add_argument("--json", action="store_true", help="every field of every version, as JSON")
+    stack_options(models)
+    models.set_defaults(func=_models)
 
     demo = sub.add_parser("demo", help="the bundled example: a stable window, then a drifted one")
     demo.add_argument("--out", default="retrain-out/demo")

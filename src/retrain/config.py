@@ -203,6 +203,17 @@ class Triggers(_Strict):
     dedupe_minutes: float = Field(default=5.0, gt=0)
 
 
+class Approval(_Strict):
+    """A person approves each candidate that passed its gates before it is promoted.
+
+    The run waits (``retrain approve RUN`` / ``retrain reject RUN --reason TEXT``)
+    for at most ``timeout_hours``; a timeout rejects the candidate.
+    """
+
+    required: bool = False
+    timeout_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+
+
 class Schedule(_Strict):
     """``check`` runs the checks and retrains only if a signal fires; ``always`` retrains every period."""
 
@@ -282,6 +293,7 @@ class ModelConfig(_Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring)
     training: Training
     validation: Validation = Field(default_factory=Validation)
+    approval: Approval = Field(default_factory=Approval)
 
     @field_validator("model")
     @classmethod

@@ -40,6 +40,8 @@ class Run(_Payload):
     force: bool = False
     in_cooldown: bool = False
     cooldown_until: str | None = None
+    approval_required: bool = False
+    approval_timeout_seconds: int = 86400
 
 
 class RunInput(_Payload):

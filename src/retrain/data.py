@@ -17,35 +17,23 @@ Artifact bucket layout::
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from retrain import aws
+from retrain.clock import utc  # noqa: F401 - re-exported
 from retrain.errors import DataNotFound, InsufficientData, SchemaMismatch
+from retrain.layout import (  # noqa: F401 - the data layout's names, re-exported
+    config_key,
+    inference_prefix,
+    labels_prefix,
+    partition_key,
+    reference_prefix,
+)
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-
-
-def config_key(model: str) -> str:
-    return f"configs/{model}.yaml"
-
-
-def inference_prefix(model: str) -> str:
-    return f"inference/{model}/"
-
-
-def labels_prefix(model: str) -> str:
-    return f"labels/{model}/"
-
-
-def reference_prefix(model: str) -> str:
-    return f"reference/{model}/"
-
-
-def partition_key(prefix: str, day: date, name: str) -> str:
-    return f"{prefix}date={day.isoformat()}/{name}.parquet"
 
 
 def read_table_bytes(data: bytes, name: str) -> pd.DataFrame:
@@ -133,11 +121,3 @@ def filter_window(frame: pd.DataFrame, column: str, start: datetime, end: dateti
     window = frame.loc[mask].copy()
     window[column] = stamps[mask]
     return window.sort_values(column, kind="stable").reset_index(drop=True)
-
-
-def utc(value: str | datetime) -> datetime:
-    """Parse an ISO-8601 time (``Z`` accepted) into an aware UTC datetime."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

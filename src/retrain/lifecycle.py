@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from retrain import aws, registry, snapshot
+from retrain.champion import publish_champion
 from retrain.config import ModelConfig
 from retrain.contracts import Candidate
 from retrain.data import config_key, reference_prefix, require_columns, to_parquet_bytes
@@ -46,5 +47,8 @@ def bootstrap(settings: Settings, config: ModelConfig, reference: pd.DataFrame) 
         extra={"window": None, "trigger": "bootstrap"},
     )
     candidate = fit_and_register(settings, config, ref, trigger="bootstrap", execution="bootstrap")
-    registry.promote(settings.registry_table, config.model, candidate.version, expected=None, execution="bootstrap")
+    promotion = registry.promote(
+        settings.registry_table, config.model, candidate.version, expected=None, execution="bootstrap"
+    )
+    publish_champion(settings, config.model, promotion)
     return candidate

@@ -134,7 +134,7 @@ def list_versions(table: str, model: str) -> list[dict[str, Any]]:
 
 
 def promote(table: str, model: str, version: int, *, expected: int | None, execution: str) -> Promotion:
-    """Make ``version`` the champion in one transaction.
+    """Make candidate ``version`` the champion in one transaction.
 
     The pointer moves only if it still points at ``expected`` (``None``: no
     champion yet) and the version is still a ``candidate``; the previous
@@ -147,6 +147,46 @@ def promote(table: str, model: str, version: int, *, expected: int | None, execu
     PromotionConflict
         The pointer moved or the version is no longer a candidate; nothing was written.
     """
+    return _move_pointer(table, model, version, expected=expected, execution=execution, from_status="candidate")
+
+
+def rollback(table: str, model: str, *, to: int | None = None, execution: str = "rollback") -> Promotion:
+    """Restore a previous champion through the same conditional transaction as a promotion.
+
+    ``to`` defaults to the newest archived version older than the champion. Only
+    an archived version (one that was champion before) can be restored.
+
+    Raises
+    ------
+    ModelNotFound
+        The model has no champion, or no version to roll back to.
+    PromotionConflict
+        ``to`` is not an archived version, or the champion moved meanwhile; nothing was written.
+    """
+    champion = require_champion(table, model)
+    current = int(champion["version"])
+    if to is None:
+        archived = [
+            v["version"] for v in list_versions(table, model) if v["status"] == "archived" and v["version"] < current
+        ]
+        if not archived:
+            raise ModelNotFound(f"model {model!r} has no archived version before v{current} to roll back to")
+        to = max(archived)
+    if to == current:
+        raise PromotionConflict(f"v{to} of {model!r} is already the champion")
+    record = get_version(table, model, to)
+    if record is None:
+        raise ModelNotFound(f"model {model!r} has no version {to}")
+    if record["status"] != "archived":
+        raise PromotionConflict(
+            f"cannot roll {model!r} back to v{to}: it is {record['status']}, only a former champion can return"
+        )
+    return _move_pointer(table, model, to, expected=current, execution=execution, from_status="archived")
+
+
+def _move_pointer(
+    table: str, model: str, version: int, *, expected: int | None, execution: str, from_status: str
+) -> Promotion:
     record = get_version(table, model, version)
     if record is None:
         raise ModelNotFound(f"model {model!r} has no version {version}")
@@ -160,7 +200,7 @@ def promote(table: str, model: str, version: int, *, expected: int | None, execu
         "snapshot_id": record.get("snapshot_id"),
         "promoted_at": _now(),
         "execution": execution,
-        "trigger": record.get("trigger"),
+        "trigger": "rollback" if from_status == "archived" else record.get("trigger"),
     }
     put: dict[str, Any] = {"TableName": table, "Item": _to_item(pointer)}
     if expected is None:
@@ -175,11 +215,9 @@ def promote(table: str, model: str, version: int, *, expected: int | None, execu
                 "TableName": table,
                 "Key": _to_item({"pk": model_pk(model), "sk": version_sk(version)}),
                 "UpdateExpression": "SET #s = :champion, promoted_at = :now",
-                "ConditionExpression": "#s = :candidate",
+                "ConditionExpression": "#s = :from",
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": _to_item(
-                    {":champion": "champion", ":candidate": "candidate", ":now": _now()}
-                ),
+                "ExpressionAttributeValues": _to_item({":champion": "champion", ":from": from_status, ":now": _now()}),
             }
         },
     ]
@@ -202,7 +240,8 @@ def promote(table: str, model: str, version: int, *, expected: int | None, execu
             current = get_champion(table, model)
             now = current["version"] if current else None
             raise PromotionConflict(
-                f"cannot promote {model} v{version}: champion expected v{expected}, found v{now}"
+                f"cannot make {model} v{version} champion: champion expected v{expected}, found v{now} "
+                f"(or v{version} is no longer {from_status})"
             ) from exc
         raise
     return Promotion(
@@ -245,3 +284,21 @@ def record_validation(
         ExpressionAttributeNames={"#m": "metrics", "#g": "gates"},
         ExpressionAttributeValues=_to_item({":m": metrics, ":g": gates, ":c": champion_version or 0}),
     )
+
+
+def approval_key(execution: str) -> dict[str, str]:
+    return {"pk": f"APPROVAL#{execution}", "sk": "TOKEN"}
+
+
+def put_approval(table: str, execution: str, record: dict[str, Any]) -> None:
+    """Remember the task token a waiting run answers to (``retrain approve`` / ``reject``)."""
+    aws.dynamodb().put_item(TableName=table, Item=_to_item({**approval_key(execution), **record}))
+
+
+def get_approval(table: str, execution: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(TableName=table, Key=_to_item(approval_key(execution)), ConsistentRead=True)
+    return _from_item(response["Item"]) if "Item" in response else None
+
+
+def delete_approval(table: str, execution: str) -> None:
+    aws.dynamodb().delete_item(TableName=table, Key=_to_item(approval_key(execution)))

@@ -16,3 +16,5 @@ class Settings(BaseSettings):
     registry_table: str = Field(validation_alias="REGISTRY_TABLE")
     event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
     lock_ttl_seconds: int = Field(default=3600, gt=0, validation_alias="LOCK_TTL_SECONDS")
+    #: SSM parameter ``<prefix>/<model>`` holds the champion (version, artifact URI, sha256) for serving code.
+    champion_parameter_prefix: str = Field(default="/retrain/champion", validation_alias="CHAMPION_PARAMETER_PREFIX")

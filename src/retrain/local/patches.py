@@ -2,6 +2,7 @@
 
 1. Run Lambda handlers in-process when moto invokes a function.
 2. Deliver EventBridge events to Step Functions targets.
+3. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
 
 moto runs Lambda code only in Docker. This module replaces the private
 ``moto.awslambda.models.LambdaFunction._invoke_lambda(self, event)`` (moto 5.1/5.2,
@@ -88,6 +89,7 @@ class FakeContext:
 _FUNCTIONS: dict[str, InProcessFunction] = {}
 _ORIGINAL: Any = None
 _ORIGINAL_SEND: Any = None
+_ORIGINAL_TASK_FAILURE: Any = None
 #: Executions started by EventBridge rules, in order (see :func:`_patched_send_to_targets`).
 STARTED: list[str] = []
 _ON_OUTPUT: list[Callable[[InProcessFunction, str], None]] = []
@@ -262,11 +264,25 @@ def _patched_send_to_targets(self: Any, original_event: dict[str, Any], transfor
             self.targets = saved
 
 
+def _patched_send_task_failure(self: Any) -> Any:
+    from moto.core.responses import EmptyResult
+
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 def install() -> None:
-    """Patch moto's Lambda invocation and EventBridge delivery (idempotent)."""
-    global _ORIGINAL, _ORIGINAL_SEND
+    """Patch moto's Lambda invocation, EventBridge delivery and SendTaskFailure (idempotent)."""
+    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if _ORIGINAL_TASK_FAILURE is None:
+        _ORIGINAL_TASK_FAILURE = StepFunctionResponse.send_task_failure
+        StepFunctionResponse.send_task_failure = _patched_send_task_failure  # type: ignore[method-assign]
 
     if _ORIGINAL is None:
         _ORIGINAL = LambdaFunction._invoke_lambda
@@ -277,9 +293,14 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    global _ORIGINAL, _ORIGINAL_SEND
+    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if _ORIGINAL_TASK_FAILURE is not None:
+        StepFunctionResponse.send_task_failure = _ORIGINAL_TASK_FAILURE  # type: ignore[method-assign]
+        _ORIGINAL_TASK_FAILURE = None
 
     if _ORIGINAL is not None:
         LambdaFunction._invoke_lambda = _ORIGINAL  # type: ignore[method-assign]

@@ -6,22 +6,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from retrain import aws
-from retrain.config import ModelConfig, loads_config
+from retrain.config import ModelConfig
 from retrain.contracts import Run
-from retrain.data import config_key, filter_window, inference_prefix, labels_prefix, read_partitions, utc
-from retrain.errors import DataNotFound, ModelNotFound
+from retrain.data import filter_window, inference_prefix, labels_prefix, read_partitions, utc
 from retrain.settings import Settings
-
-
-def load_model_config(settings: Settings, model: str) -> ModelConfig:
-    """The model's config from the data bucket; :class:`ModelNotFound` if none is deployed."""
-    key = config_key(model)
-    try:
-        text = aws.get_bytes(settings.data_bucket, key).decode()
-    except DataNotFound as exc:
-        raise ModelNotFound(f"no config for model {model!r} (expected s3://{settings.data_bucket}/{key})") from exc
-    return loads_config(text, source=f"s3://{settings.data_bucket}/{key}")
+from retrain.steps.model_config import load_model_config  # noqa: F401 - shared by the steps
 
 
 def inference_window(

@@ -19,13 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from retrain.clock import utc
 from retrain.config import MODEL_NAME
 from retrain.contracts import Run, parse
-from retrain.data import utc
 from retrain.errors import InvalidEvent
 from retrain.registry import get_champion, model_pk
 from retrain.settings import Settings
-from retrain.steps.common import load_model_config
+from retrain.steps.model_config import load_model_config
 from retrain.triggers import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
@@ -151,6 +151,8 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         force=force,
         in_cooldown=in_cooldown,
         cooldown_until=until.isoformat() if until else None,
+        approval_required=config.approval.required,
+        approval_timeout_seconds=round(config.approval.timeout_hours * 3600),
     )
     return {"run": result.model_dump(mode="json")}
 

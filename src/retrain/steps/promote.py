@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from retrain import registry
+from retrain.champion import publish_champion
 from retrain.contracts import Candidate, Promotion, Run, ValidationOut
 from retrain.errors import PromotionConflict
 from retrain.settings import Settings
@@ -17,10 +18,12 @@ def run(run: Run, candidate: Candidate, validation: ValidationOut, *, settings: 
     """
     if not validation.passed:
         raise PromotionConflict(f"{run.model} v{candidate.version} did not pass validation; refusing to promote")
-    return registry.promote(
+    promotion = registry.promote(
         settings.registry_table,
         run.model,
         candidate.version,
         expected=validation.champion_version,
         execution=run.execution,
     )
+    publish_champion(settings, run.model, promotion)
+    return promotion
