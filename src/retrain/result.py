@@ -34,17 +34,29 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
     perf = checks.get("metrics")
     if perf:
         details = perf.get("details") or {}
+        signal = (details.get("signals") or {}).get("performance") or {}
         out["metrics"] = {
             **(details.get("metrics") or {}),
             "n": details.get("n", 0),
             "match_rate": details.get("match_rate"),
             "metric": details.get("metric"),
             "bound": details.get("bound"),
-            "enabled": perf.get("enabled"),
-            "triggered": perf.get("triggered"),
-            "insufficient": perf.get("insufficient"),
-            "reason": perf.get("reason"),
+            "enabled": signal.get("enabled", perf.get("enabled")),
+            "triggered": signal.get("triggered", perf.get("triggered")),
+            "insufficient": signal.get("insufficient", perf.get("insufficient")),
+            "reason": details.get("reason") if signal else perf.get("reason"),
+            "value": details.get("value"),
+            "use": details.get("use"),
+            "judged": details.get("judged"),
+            "ci": details.get("ci") or {},
+            "confidence": details.get("confidence"),
+            "unavailable": details.get("unavailable") or {},
+            "n_predictions": details.get("n_predictions"),
         }
+        if details.get("flagged"):
+            out["flagged"] = details["flagged"]
+        if details.get("estimated"):
+            out["estimated"] = details["estimated"]
     drift = checks.get("drift")
     if drift:
         details = drift.get("details") or {}

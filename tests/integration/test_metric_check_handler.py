@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics as skm
 from sklearn.metrics import accuracy_score
 
-from helpers import Deployment, Window, call, invoke, run_input
-from retrain import observability
+from helpers import Deployment, Window, call, deploy, invoke, run_input
+from retrain import aws, observability, result
+from retrain.config import ModelConfig, loads_config
+from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
 from retrain.demo import generate_churn
 from retrain.errors import ModelNotFound
+from retrain.lifecycle import deploy_config
+from retrain.local.cloud import ROOT
+from retrain.local.run import production_log, write_partitioned
+from retrain.steps.metric_check import estimated_metric_name, flags_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +162,255 @@ def test_a_model_without_config_is_model_not_found(module_churn: Deployment) -> 
 
     assert response.error_type == ModelNotFound.__name__
     assert "'fraud'" in response.error_message
+
+
+# every signal of the metric check ---------------------------------------------------------------------
+
+SIGNALS_END = datetime(2025, 7, 1, tzinfo=UTC)
+FLAGS_END = datetime(2025, 7, 15, tzinfo=UTC)
+UNLABELLED_END = datetime(2025, 8, 1, tzinfo=UTC)
+FEW_END = datetime(2025, 8, 15, tzinfo=UTC)
+REGRESSION_END = datetime(2025, 9, 1, tzinfo=UTC)
+
+
+def _variant(module_churn: Deployment, model: str, triggers: str) -> ModelConfig:
+    """churn.yaml as another model with other triggers, deployed on the module's cloud (no champion needed)."""
+    text = module_churn.text.replace("model: churn", f"model: {model}")
+    start = text.index("triggers:\n")
+    end = text.index("training:\n")
+    text = text[:start] + "triggers:\n" + triggers + text[end:]
+    config = loads_config(text)
+    deploy_config(module_churn.settings, config, text)
+    return config
+
+
+def _write(
+    module_churn: Deployment,
+    config: ModelConfig,
+    rows: pd.DataFrame,
+    *,
+    end: datetime,
+    flagged: np.ndarray | None = None,
+    labelled: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The churn champion's log of ``rows`` for ``config``'s model (with its probabilities), written to S3."""
+    log, labels = production_log(config, rows, module_churn.model, end=end, prefix=f"s{end:%m%d}", flagged=flagged)
+    bucket = module_churn.settings.data_bucket
+    write_partitioned(bucket, inference_prefix(config.model), log, "timestamp", "log")
+    if labelled and labels is not None:
+        write_partitioned(bucket, labels_prefix(config.model), labels, "labelled_at", "labels")
+    return log, labels
+
+
+def _emf_values(text: str, model: str = "churn") -> dict[str, float]:
+    """Every metric of the EMF records printed (name -> last value); each record carries the model dimension."""
+    values: dict[str, float] = {}
+    for record in _emf_records(text):
+        directive = record["_aws"]["CloudWatchMetrics"][0]
+        assert "model" in directive["Dimensions"][0] and record["model"] == model
+        for metric in directive["Metrics"]:
+            value = record[metric["Name"]]
+            values[metric["Name"]] = value[-1] if isinstance(value, list) else value
+    return values
+
+
+@pytest.fixture(scope="module")
+def signals_window(module_churn: Deployment) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """600 drifted predictions of the churn model, every one labelled, with the champion's probabilities."""
+    rows = generate_churn(600, seed=31, drift=True)
+    log, _ = _write(module_churn, module_churn.config, rows, end=SIGNALS_END)
+    return rows, log
+
+
+def test_every_metric_is_reported_with_its_interval_and_equals_sklearn(
+    module_churn: Deployment, signals_window: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    # Given the champion's predictions and probabilities on a labelled window
+    rows, log = signals_window
+    y, pred, proba = rows["churned"].to_numpy(), log["prediction"].to_numpy(), log[["proba_0", "proba_1"]].to_numpy()
+
+    # When
+    details = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))["details"]
+
+    # Then every metric equals scikit-learn's on the same rows and lies in its interval
+    assert details["metrics"] == pytest.approx(
+        {
+            "accuracy": skm.accuracy_score(y, pred),
+            "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+            "f1": skm.f1_score(y, pred),
+            "precision": skm.precision_score(y, pred),
+            "recall": skm.recall_score(y, pred),
+            "precision_macro": skm.precision_score(y, pred, average="macro"),
+            "recall_macro": skm.recall_score(y, pred, average="macro"),
+            "f1_macro": skm.f1_score(y, pred, average="macro"),
+            "roc_auc": skm.roc_auc_score(y, proba[:, 1]),
+            "log_loss": skm.log_loss(y, proba),
+            "brier": skm.brier_score_loss(y, proba[:, 1]),
+        },
+        rel=1e-9,
+    )
+    assert details["confidence"] == 0.95
+    for name, value in details["metrics"].items():
+        assert details["ci"][name]["lower"] <= value <= details["ci"][name]["upper"], name
+
+
+def test_the_estimate_is_reported_beside_the_realized_metrics(
+    module_churn: Deployment, signals_window: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    _, log = signals_window
+    p1, pred = log["proba_1"].to_numpy(), log["prediction"].to_numpy()
+
+    estimated = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))["details"]["estimated"]
+
+    assert estimated["available"] is True and estimated["enabled"] is False
+    assert estimated["n"] == 600
+    assert estimated["metrics"]["accuracy"] == pytest.approx(np.mean(np.where(pred == 1, p1, 1 - p1)))
+    assert set(estimated["ci"]) == set(estimated["metrics"])
+
+
+def test_every_signal_is_published_as_an_emf_metric_of_the_model(
+    module_churn: Deployment, signals_window: tuple[pd.DataFrame, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    details = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))["details"]
+
+    published = _emf_values(capsys.readouterr().out)
+
+    for name, value in details["metrics"].items():
+        assert published[name] == pytest.approx(value), name
+    for name, value in details["estimated"]["metrics"].items():
+        assert published[estimated_metric_name(name)] == pytest.approx(value), name
+    assert published["LabelMatchRate"] == 100.0
+    assert published["Predictions"] == published["LabelledPredictions"] == 600
+    assert "FlaggedRate" not in published  # no flags column, no feed: nothing to publish
+
+
+def test_the_result_reports_metrics_with_intervals_flagged_and_estimated(
+    module_churn: Deployment, signals_window: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    out = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))
+    state = {"run": {"trigger": "schedule", "mode": "check"}, "checks": {"metrics": out}, "outcome": "no-retrain"}
+    described = {"executionArn": "arn:x", "status": "SUCCEEDED", "output": json.dumps(state)}
+
+    checks = result.build(described, trigger="schedule", champion_before=1, champion_after=1)["checks"]
+
+    assert checks["metrics"]["accuracy"] == out["details"]["metrics"]["accuracy"]
+    assert checks["metrics"]["ci"]["roc_auc"] == out["details"]["ci"]["roc_auc"]
+    assert checks["metrics"]["n"] == 600
+    assert checks["flagged"]["source"] == "none"
+    assert checks["estimated"]["metrics"] == out["details"]["estimated"]["metrics"]
+
+
+def test_flags_from_the_log_and_from_the_feed_are_one_rate_that_can_fire(
+    module_churn: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a model with a flagged trigger, 400 predictions of which 10 are flagged in the log
+    config = _variant(module_churn, "churn-flags", "  flagged: {max_rate: 0.05, min_count: 5}\n")
+    rows = generate_churn(400, seed=32)
+    column = np.zeros(400, dtype=bool)
+    column[:10] = True
+    log, _ = _write(module_churn, config, rows, end=FLAGS_END, flagged=column)
+    # and a feed flagging 15 more of them, one already flagged, and 2 ids that match no prediction
+    feed_ids = [*log["id"].iloc[9:24], "elsewhere-1", "elsewhere-2"]
+    day = (FLAGS_END - pd.Timedelta(days=1)).date()
+    key = partition_key(flags_prefix(config.model), day, "reviews")
+    aws.put_bytes(module_churn.settings.data_bucket, key, to_parquet_bytes(pd.DataFrame({"id": feed_ids})))
+
+    # When
+    out = call(module_churn.cloud, "metric_check", run_input(FLAGS_END, model=config.model))
+
+    # Then 24 of 400 predictions are flagged (6% > 5%): the flagged signal votes to retrain
+    flagged = out["details"]["flagged"]
+    assert (flagged["count"], flagged["n"], flagged["rate"]) == (24, 400, 0.06)
+    assert flagged["source"] == "column+feed"
+    assert flagged["unmatched_feed_ids"] == 2
+    assert out["votes"] == [True]
+    assert out["triggered"] is True
+    assert out["reason"] == "flagged rate 0.06 > 0.05 (24 of 400 predictions flagged)"
+    published = _emf_values(capsys.readouterr().out, model=config.model)
+    assert published["FlaggedRate"] == pytest.approx(6.0)
+    assert published["FlaggedPredictions"] == 24
+
+
+def test_without_labels_the_estimate_still_votes_and_the_performance_signal_abstains(
+    module_churn: Deployment,
+) -> None:
+    # Given a model judged on realized accuracy and on its estimate, and a window whose labels have not arrived
+    triggers = "  performance: {metric: accuracy, min: 0.8}\n  estimated: {metric: accuracy, min: 0.99}\n"
+    config = _variant(module_churn, "churn-unlabelled", triggers)
+    _write(module_churn, config, generate_churn(300, seed=33), end=UNLABELLED_END, labelled=False)
+
+    # When
+    out = call(module_churn.cloud, "metric_check", run_input(UNLABELLED_END, model=config.model))
+
+    # Then only the estimate votes, and it fires; the missing labels are reported
+    estimated = out["details"]["estimated"]
+    assert out["votes"] == [True]
+    assert out["triggered"] is True and out["insufficient"] is True
+    assert out["reason"] == f"estimated accuracy {estimated['value']:.4g} < 0.99"
+    assert out["details"]["reasons"] == [
+        out["reason"],
+        "insufficient data: 0 labelled rows < min_samples 100",
+    ]
+    assert out["details"]["signals"]["performance"] == {
+        "enabled": True,
+        "triggered": False,
+        "insufficient": True,
+        "votes": False,
+    }
+
+
+def test_a_signal_below_its_minimum_sample_is_reported_and_never_votes(module_churn: Deployment) -> None:
+    # Given 50 predictions, all flagged, and a flagged trigger that needs 100
+    config = _variant(module_churn, "churn-few", "  flagged: {max_rate: 0.01}\n")
+    _write(module_churn, config, generate_churn(50, seed=34), end=FEW_END, flagged=np.ones(50, dtype=bool))
+
+    out = call(module_churn.cloud, "metric_check", run_input(FEW_END, model=config.model))
+
+    assert out["votes"] == []
+    assert out["triggered"] is False and out["insufficient"] is True
+    assert out["reason"] == "insufficient data: 50 predictions < min_samples 100"
+    assert out["details"]["flagged"]["rate"] == 1.0
+
+
+def _houses(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(30, 200, n)
+    rooms = np.clip(np.round(area / 30 + rng.normal(0, 1, n)), 1, 8)
+    age = rng.uniform(0, 80, n)
+    district = rng.choice(["north", "centre", "south"], n)
+    price = 2.5 * area + 10 * rooms - 0.8 * age + np.where(district == "centre", 80, 0) + rng.normal(0, 20, n)
+    return pd.DataFrame({"area_m2": area, "rooms": rooms, "age_years": age, "district": district, "price": price})
+
+
+def test_a_regression_model_gets_every_regression_metric_and_no_estimate(
+    module_churn: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a regression model (house-prices.yaml) with its own champion, and an estimated trigger it cannot use
+    text = (ROOT / "infra" / "configs" / "house-prices.yaml").read_text()
+    text = text.replace("  drift: {share: 0.3}\n", "  drift: {share: 0.3}\n  estimated: {metric: accuracy, min: 0.8}\n")
+    config = loads_config(text)
+    houses = deploy(module_churn.cloud, config, text, reference=_houses(600, 1))
+    rows = _houses(300, 2)
+    window = houses.write_window(rows, end=REGRESSION_END)
+    y, pred = rows["price"].to_numpy(), window.log["prediction"].to_numpy()
+
+    # When
+    out = call(module_churn.cloud, "metric_check", run_input(REGRESSION_END, model=config.model))
+
+    # Then the regression metrics equal scikit-learn's, each with its interval
+    details = out["details"]
+    assert details["metrics"] == pytest.approx(
+        {
+            "rmse": np.sqrt(skm.mean_squared_error(y, pred)),
+            "mae": skm.mean_absolute_error(y, pred),
+            "mape": skm.mean_absolute_percentage_error(y, pred),
+            "r2": skm.r2_score(y, pred),
+        },
+        rel=1e-9,
+    )
+    assert set(details["ci"]) == set(details["metrics"])
+    # and the estimate says why there is none, never voting
+    assert details["estimated"]["available"] is False
+    assert details["estimated"]["note"].startswith("regression problems have no label-free estimate")
+    assert len(out["votes"]) == 1  # the performance signal only
+    assert _emf_values(capsys.readouterr().out, model=config.model)["mape"] == pytest.approx(details["metrics"]["mape"])

@@ -11,13 +11,14 @@ from __future__ import annotations
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import binomtest
 from sklearn import metrics as skm
 
+from retrain import metrics
 from retrain.config import ESTIMATED_METRICS, EstimatedTrigger, FlaggedTrigger, PerformanceTrigger
 from retrain.errors import SchemaMismatch
-from retrain import metrics
 from retrain.metrics import (
     estimate_performance,
     evaluate_estimated,
@@ -254,7 +255,9 @@ def test_the_vectorized_bootstrap_equals_a_loop_of_sklearn_calls_on_the_same_res
 def test_the_classification_bootstrap_equals_sklearn_on_the_same_resamples() -> None:
     n, resamples, seed = 150, 100, 3
     y, pred, proba = _binary(n, 9)
-    report = realized_performance("classification", y, pred, proba=proba, classes=[0, 1], resamples=resamples, seed=seed)
+    report = realized_performance(
+        "classification", y, pred, proba=proba, classes=[0, 1], resamples=resamples, seed=seed
+    )
     # the engine sorts the rows by the positive class's probability before resampling
     order = np.argsort(proba[:, 1], kind="stable")
     y, pred, proba = y[order], pred[order], proba[order]
@@ -598,8 +601,6 @@ def test_a_flag_column_of_words_is_a_schema_mismatch() -> None:
 def test_probability_columns_are_parsed_into_the_label_type_in_class_order(
     columns: list[str], like: np.ndarray, classes: list
 ) -> None:
-    import pandas as pd
-
     frame = pd.DataFrame({c: [0.5] for c in ["id", *columns, "prediction"]})
 
     found, parsed = probability_columns(frame, "proba_", like)

@@ -64,14 +64,24 @@ def settings_of(cloud: LocalCloud) -> Settings:
 
 
 def production_log(
-    config: ModelConfig, current: pd.DataFrame, champion: Any, *, end: datetime, prefix: str = "cur"
+    config: ModelConfig,
+    current: pd.DataFrame,
+    champion: Any,
+    *,
+    end: datetime,
+    prefix: str = "cur",
+    flagged: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """What production would have logged for CUR: the inference log and the delayed labels.
 
     Rows get ids and timestamps spread evenly over the monitoring window ending
     at ``end``, in CUR's order. Features CUR lacks are scored as missing (the
     model's imputers), but the log keeps CUR's own columns, so a schema change
-    upstream reaches the checks as it would in production.
+    upstream reaches the checks as it would in production. A classifier's log
+    also has its class probabilities, one column ``<monitoring.proba_prefix><class>``
+    per class of the champion (what ROC AUC, log loss, Brier and the label-free
+    estimate need). ``flagged`` (one boolean per row) becomes the
+    ``monitoring.flagged_column`` column: the predictions people flagged.
     """
     mon = config.monitoring
     n = len(current)
@@ -84,6 +94,15 @@ def production_log(
     log.insert(0, mon.timestamp_column, pd.to_datetime(stamps, utc=True))
     log.insert(0, mon.id_column, [f"{prefix}-{i:07d}" for i in range(n)])
     log[mon.prediction_column] = predictions
+    if config.problem == "classification" and hasattr(champion, "predict_proba") and n:
+        proba = champion.predict_proba(training.feature_frame(scoring, config))
+        for i, label in enumerate(champion.classes_):
+            log[f"{mon.proba_prefix}{label}"] = proba[:, i]
+    if flagged is not None:
+        flags = np.asarray(flagged, dtype=bool)
+        if flags.shape != (n,):
+            raise ValueError(f"flagged has shape {flags.shape}, must be ({n},): one flag per row of current.")
+        log[mon.flagged_column] = flags
     labels = None
     if config.target in current.columns:
         labels = pd.DataFrame({mon.id_column: log[mon.id_column], config.target: current[config.target].to_numpy()})

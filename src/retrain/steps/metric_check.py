@@ -1,64 +1,250 @@
-"""Metric check: model quality on labelled predictions of the monitoring window."""
+"""Metric check: the model-quality signals of the monitoring window.
+
+Three signals, each with its own trigger in the model's config:
+
+- ``performance``: realized metrics on the predictions whose labels arrived
+  (joined by id), each with a bootstrap confidence interval;
+- ``flagged``: the share of the window's predictions that people flagged (a
+  ``flagged`` column of the inference log and/or a feed of flagged ids under
+  ``flags/<model>/date=YYYY-MM-DD/``);
+- ``estimated``: the label-free estimate (CBPE) of classification metrics from
+  the logged class probabilities, on every prediction of the window.
+
+An enabled signal with enough data casts one vote (True: it fires); one without
+enough data is reported and never votes. Every signal with enough data is
+published as a CloudWatch metric (EMF, dimension ``model``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
 from aws_lambda_powertools.metrics import MetricUnit
 
+from retrain.config import ModelConfig
 from retrain.contracts import CheckOut, Run
-from retrain.data import require_columns
-from retrain.metrics import compute_metrics, evaluate_performance, join_labels
+from retrain.data import read_partitions, require_columns
+from retrain.metrics import (
+    DEFAULT_MIN_SAMPLES,
+    EstimatedResult,
+    FlaggedResult,
+    MetricsReport,
+    evaluate_estimated,
+    evaluate_flagged,
+    evaluate_performance,
+    flag_values,
+    join_labels,
+    probability_columns,
+    realized_performance,
+)
 from retrain.observability import metrics
 from retrain.settings import Settings
 from retrain.steps.common import inference_window, labels_since, load_model_config, window_bounds
 
+__all__ = ["estimated_metric_name", "flags_prefix", "run"]
+
+
+def flags_prefix(model: str) -> str:
+    """Where people's flags land: ``flags/<model>/date=YYYY-MM-DD/*.parquet|csv`` with the flagged ids."""
+    return f"flags/{model}/"
+
+
+def estimated_metric_name(metric: str) -> str:
+    """CloudWatch name of a CBPE estimate: ``roc_auc`` -> ``EstimatedRocAuc``."""
+    return "Estimated" + "".join(part.capitalize() for part in metric.split("_"))
+
+
+@dataclass(frozen=True)
+class _Signal:
+    enabled: bool
+    triggered: bool
+    insufficient: bool
+    reason: str | None
+
+    @property
+    def votes(self) -> bool:
+        return self.enabled and not self.insufficient
+
 
 def run(run: Run, *, settings: Settings) -> CheckOut:
-    """Join the window's inference log with its labels and judge the configured metric.
+    """Judge every model-quality signal of the run's window and publish them.
 
-    An empty window or too few labelled rows is reported as insufficient data,
-    never as a trigger. A log without the id, prediction or timestamp column is
-    a :class:`~retrain.errors.SchemaMismatch`.
+    An empty window is insufficient data for every signal, never a trigger. A
+    log without the id or prediction column, a ``flagged`` column that is not
+    boolean, or a flags feed without the id column is a
+    :class:`~retrain.errors.SchemaMismatch`.
     """
     config = load_model_config(settings, run.model)
-    trigger = config.triggers.performance
-    mon = config.monitoring
+    triggers, mon = config.triggers, config.monitoring
+    enabled = any(t is not None for t in (triggers.performance, triggers.flagged, triggers.estimated))
     start, end = window_bounds(run)
     inference, _ = inference_window(settings, config, start, end)
-    details: dict = {"n": 0, "n_predictions": len(inference), "match_rate": 0.0}
+    details: dict[str, Any] = {"n": 0, "n_predictions": len(inference), "match_rate": 0.0}
     if inference.empty:
         return CheckOut(
             signal="performance",
-            enabled=trigger is not None,
+            enabled=enabled,
             triggered=False,
             insufficient=True,
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
             details=details,
         )
     require_columns(inference, [mon.id_column, mon.prediction_column], what="inference log")
-    labels, _ = labels_since(settings, config, start, end)
+    columns, classes = _probabilities(inference, config)
+    metrics.add_dimension(name="model", value=run.model)
+    signals = {
+        "performance": _performance(settings, config, run, inference, columns, classes, details),
+        "flagged": _flagged(settings, config, run, inference, details),
+        "estimated": _estimated(config, inference, columns, classes, details),
+    }
+    votes = [s.triggered for s in signals.values() if s.votes]
+    fired = [s.reason for s in signals.values() if s.votes and s.triggered and s.reason]
+    lacking = [s.reason for s in signals.values() if s.enabled and s.insufficient and s.reason]
+    details["signals"] = {
+        name: {"enabled": s.enabled, "triggered": s.triggered, "insufficient": s.insufficient, "votes": s.votes}
+        for name, s in signals.items()
+    }
+    details["reasons"] = fired + lacking
+    return CheckOut(
+        signal="performance",
+        enabled=enabled,
+        triggered=any(votes),
+        insufficient=bool(lacking),
+        reason="; ".join(fired or lacking) or None,
+        votes=votes,
+        details=details,
+    )
+
+
+def _probabilities(inference: pd.DataFrame, config: ModelConfig) -> tuple[list[str], list[Any]]:
+    """The class-probability columns of a classifier's log and their classes (none for regression)."""
+    if config.problem != "classification":
+        return [], []
+    mon = config.monitoring
+    return probability_columns(inference, mon.proba_prefix, inference[mon.prediction_column])
+
+
+def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
+    return frame[columns].to_numpy(dtype=np.float64, na_value=np.nan) if columns else None
+
+
+def _performance(
+    settings: Settings,
+    config: ModelConfig,
+    run: Run,
+    inference: pd.DataFrame,
+    columns: list[str],
+    classes: list[Any],
+    details: dict[str, Any],
+) -> _Signal:
+    """Realized metrics on the labelled predictions; the performance trigger's verdict."""
+    mon, trigger = config.monitoring, config.triggers.performance
+    labels, _ = labels_since(settings, config, *window_bounds(run))
     if labels.empty:
         joined, match_rate = inference.iloc[0:0].assign(**{config.target: []}), 0.0
     else:
         joined, match_rate = join_labels(inference, labels, id_column=mon.id_column, target=config.target)
     y_true = joined[config.target].to_numpy()
     y_pred = joined[mon.prediction_column].to_numpy()
-    details.update(n=len(joined), match_rate=round(match_rate, 6))
-    metrics.add_dimension(name="model", value=run.model)
+    n = len(joined)
+    details.update(n=n, match_rate=round(match_rate, 6))
+    common: dict[str, Any] = {
+        "proba": _matrix(joined, columns),
+        "classes": classes or None,
+        "confidence": mon.confidence,
+        "resamples": mon.bootstrap_resamples,
+    }
     metrics.add_metric(name="LabelMatchRate", unit=MetricUnit.Percent, value=100 * match_rate)
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(inference))
+    metrics.add_metric(name="LabelledPredictions", unit=MetricUnit.Count, value=n)
     if trigger is None:
-        values = compute_metrics(config.problem, y_true, y_pred) if len(joined) else {}
-        details["metrics"] = values
-        return CheckOut(signal="performance", enabled=False, triggered=False, details=details)
-    result = evaluate_performance(trigger, config.problem, y_true, y_pred, match_rate=match_rate)
+        report = realized_performance(config.problem, y_true, y_pred, **common) if n else MetricsReport(n=0)
+        details.update(metrics=report.values, ci=_intervals(report.ci), confidence=mon.confidence)
+        details.update(unavailable=report.unavailable, resamples=report.resamples)
+        if n >= DEFAULT_MIN_SAMPLES:
+            _publish_values(report.values)
+        return _Signal(enabled=False, triggered=False, insufficient=n < DEFAULT_MIN_SAMPLES, reason=None)
+    result = evaluate_performance(trigger, config.problem, y_true, y_pred, match_rate=match_rate, **common)
     details.update(result.model_dump(mode="json"))
-    if result.value is not None and not result.insufficient:
-        metrics.add_metric(name=result.metric, unit=MetricUnit.NoUnit, value=result.value)
-    return CheckOut(
-        signal="performance",
-        enabled=True,
-        triggered=result.triggered,
-        insufficient=result.insufficient,
-        reason=result.reason,
-        votes=[] if result.insufficient else [result.triggered],
-        details=details,
+    if n >= trigger.min_samples:
+        _publish_values(result.metrics)
+        if trigger.use != "estimate" and result.judged is not None:
+            metrics.add_metric(name=f"{trigger.metric}_{trigger.use}", unit=MetricUnit.NoUnit, value=result.judged)
+    return _Signal(enabled=True, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason)
+
+
+def _flags(settings: Settings, config: ModelConfig, run: Run, inference: pd.DataFrame) -> tuple[np.ndarray, str, int]:
+    """One flag per prediction (column and/or feed), the source, and feed ids that match no prediction."""
+    mon = config.monitoring
+    flags = np.zeros(len(inference), dtype=bool)
+    sources: list[str] = []
+    unmatched = 0
+    if mon.flagged_column in inference.columns:
+        flags |= flag_values(inference[mon.flagged_column], name=mon.flagged_column)
+        sources.append("column")
+    feed, objects = read_partitions(settings.data_bucket, flags_prefix(config.model), *window_bounds(run))
+    if objects:
+        sources.append("feed")
+        if not feed.empty:
+            require_columns(feed, [mon.id_column], what="flags feed")
+            if mon.flagged_column in feed.columns:  # a feed may also carry explicit un-flags
+                feed = feed.loc[flag_values(feed[mon.flagged_column], name=mon.flagged_column)]
+            ids = pd.Index(feed[mon.id_column].dropna().unique())
+            logged = inference[mon.id_column]
+            flags |= logged.isin(ids).to_numpy()
+            unmatched = int((~ids.isin(logged)).sum())
+    return flags, "+".join(sources) or "none", unmatched
+
+
+def _flagged(
+    settings: Settings, config: ModelConfig, run: Run, inference: pd.DataFrame, details: dict[str, Any]
+) -> _Signal:
+    """The flagged rate of the window; the flagged trigger's verdict."""
+    trigger = config.triggers.flagged
+    flags, source, unmatched = _flags(settings, config, run, inference)
+    result: FlaggedResult = evaluate_flagged(trigger, flags, source=source, confidence=config.monitoring.confidence)
+    details["flagged"] = {**result.model_dump(mode="json"), "unmatched_feed_ids": unmatched}
+    if (source != "none" or trigger is not None) and not result.insufficient and result.rate is not None:
+        metrics.add_metric(name="FlaggedRate", unit=MetricUnit.Percent, value=100 * result.rate)
+        metrics.add_metric(name="FlaggedPredictions", unit=MetricUnit.Count, value=result.count)
+    return _Signal(
+        enabled=trigger is not None, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason
     )
+
+
+def _estimated(
+    config: ModelConfig, inference: pd.DataFrame, columns: list[str], classes: list[Any], details: dict[str, Any]
+) -> _Signal:
+    """The label-free (CBPE) estimate on every prediction of the window; the estimated trigger's verdict."""
+    mon, trigger = config.monitoring, config.triggers.estimated
+    result: EstimatedResult = evaluate_estimated(
+        trigger,
+        config.problem,
+        inference[mon.prediction_column].to_numpy(),
+        proba=_matrix(inference, columns),
+        classes=classes or None,
+        confidence=mon.confidence,
+        resamples=mon.bootstrap_resamples,
+    )
+    details["estimated"] = result.model_dump(mode="json")
+    if result.available and result.n >= result.min_samples:
+        for name, value in result.metrics.items():
+            metrics.add_metric(name=estimated_metric_name(name), unit=MetricUnit.NoUnit, value=value)
+        if trigger is not None and trigger.use != "estimate" and result.judged is not None:
+            name = estimated_metric_name(f"{trigger.metric}_{trigger.use}")
+            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=result.judged)
+    return _Signal(
+        enabled=trigger is not None, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason
+    )
+
+
+def _publish_values(values: dict[str, float]) -> None:
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+
+
+def _intervals(ci: dict[str, Any]) -> dict[str, Any]:
+    return {name: interval.model_dump(mode="json") for name, interval in ci.items()}
