@@ -142,3 +142,25 @@ def build(
             "metrics": validation.get("champion_metrics"),
         }
     return result
+
+
+LINEAGE_FIELDS = (
+    "version",
+    "status",
+    "snapshot_id",
+    "snapshot_manifest",
+    "config_sha256",
+    "estimator",
+    "libraries",
+    "trigger",
+    "execution",
+    "artifact_uri",
+    "sha256",
+    "trained_rows",
+    "created_at",
+)
+
+
+def lineage(record: dict[str, Any]) -> dict[str, Any]:
+    """Where a model version came from (its registry record's lineage fields)."""
+    return {key: record.get(key) for key in LINEAGE_FIELDS}

@@ -49,6 +49,12 @@ def test_local_run_writes_the_result_contract_and_exits_zero(files, tmp_path, ca
         "drifted",
     }
     assert result["candidate"]["version"] == 2
+    lineage = result["lineage"]
+    assert lineage["snapshot_id"] == result["snapshot"]["id"]
+    assert lineage["sha256"] == result["candidate"]["sha256"]
+    assert lineage["trigger"] == "schedule"
+    assert lineage["execution"] == result["execution_arn"].rsplit(":", 1)[-1]
+    assert {"scikit-learn", "python", "retrain"} <= set(lineage["libraries"])
     assert result["champion"]["version"] == 1
     assert result["error"] is None
     printed = capsys.readouterr().out
