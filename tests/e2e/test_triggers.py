@@ -11,6 +11,7 @@ from helpers import deploy
 from retrain import registry
 from retrain.config import loads_config
 from retrain.demo import generate_churn
+from retrain.local.run import production_log, write_partitioned
 from retrain.triggers import retrain_request
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +140,36 @@ def test_an_alarm_of_an_unconfigured_model_fails_before_any_lock(cloud, churn_co
     assert described["status"] == "FAILED"
     assert described["error"] == "ModelNotFound"
     assert "'fraud'" in described["cause"]
+
+
+def test_every_alarm_of_the_template_watches_a_metric_the_checks_publish(cloud, churn_config, churn_reference, stable):
+    # Given every signal enabled, and a window with some flagged predictions
+    _, text = churn_config
+    full = text.replace(
+        "  drift: {share: 0.3}\n",
+        "  drift: {share: 0.3}\n  flagged: {max_rate: 0.5}\n  estimated: {metric: accuracy, min: 0.5}\n",
+    )
+    deployment = deploy(cloud, loads_config(full), full, reference=churn_reference)
+    config = deployment.config
+    log, labels = production_log(
+        config,
+        stable,
+        deployment.model,
+        end=datetime.now(UTC),
+        prefix="w",
+        flagged=[i % 10 == 0 for i in range(len(stable))],
+    )
+    mon = config.monitoring
+    write_partitioned(deployment.settings.data_bucket, f"inference/{config.model}/", log, mon.timestamp_column, "p")
+    write_partitioned(deployment.settings.data_bucket, f"labels/{config.model}/", labels, "labelled_at", "l")
+
+    # When the checks run
+    assert cloud.wait(cloud.fire_schedule()[0])["status"] == "SUCCEEDED"
+
+    # Then each alarm's metric (namespace, name, dimensions) has data
+    cloudwatch = cloud.client("cloudwatch")
+    for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+        found = cloudwatch.list_metrics(
+            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"]
+        )["Metrics"]
+        assert found, f"{alarm['AlarmName']} watches {alarm['MetricName']}, which no check published"
