@@ -75,9 +75,11 @@ def production_log(
     """What production would have logged for CUR: the inference log and the delayed labels.
 
     Rows get ids and timestamps spread evenly over the monitoring window ending
-    at ``end``, in CUR's order. Features CUR lacks are scored as missing (the
-    model's imputers), but the log keeps CUR's own columns, so a schema change
-    upstream reaches the checks as it would in production. A classifier's log
+    at ``end``, in CUR's order, leaving its first 1% (at most 10 minutes) empty:
+    a trigger fired a little after ``end`` still finds every row in its window.
+    Features CUR lacks are scored as missing (the model's imputers), but the
+    log keeps CUR's own columns, so a schema change upstream reaches the checks
+    as it would in production. A classifier's log
     also has its class probabilities, one column ``<monitoring.proba_prefix><class>``
     per class of the champion (what ROC AUC, log loss, Brier and the label-free
     estimate need). ``flagged`` (one boolean per row) becomes the
@@ -86,8 +88,9 @@ def production_log(
     mon = config.monitoring
     n = len(current)
     span = timedelta(days=config.monitoring.window_days)
+    margin = min(span / 100, timedelta(minutes=10))
     offsets = np.linspace(0.0, 1.0, n, endpoint=False) if n else np.array([])
-    stamps = [end - span + span * float(f) + timedelta(seconds=1) for f in offsets]
+    stamps = [end - span + margin + (span - margin) * float(f) for f in offsets]
     scoring = current.reindex(columns=[*config.features.all, *current.columns.difference(config.features.all)])
     predictions = training.predict(champion, scoring, config)
     log = current.drop(columns=[config.target], errors="ignore").copy()
@@ -185,16 +188,12 @@ def run_in_cloud(
     execution = fire(cloud, trigger, config.model, force=force)
     described = cloud.wait(execution, on_state=on_state)
     after = registry.get_champion(settings.registry_table, config.model)
-    outcome = result.build(
+    return result.build(
         described,
         trigger=trigger,
         champion_before=int(champion["version"]),
         champion_after=int(after["version"]) if after else None,
     )
-    if outcome.get("candidate"):
-        record = registry.get_version(settings.registry_table, config.model, int(outcome["candidate"]["version"]))
-        outcome["lineage"] = result.lineage(record or {})
-    return outcome
 
 
 def local_run(
