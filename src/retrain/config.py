@@ -248,14 +248,45 @@ class Training(_Strict):
 
 
 class Compare(_Strict):
-    """Candidate vs champion on the same holdout.
+    """Candidate vs champion on the same holdout, judged on a paired bootstrap interval.
 
-    ``not_worse``: the candidate's primary metric may be at most ``delta`` worse.
-    ``better``: it must be better by at least ``delta``.
+    The interval is of the primary metric's difference (candidate - champion) over
+    ``resamples`` resamples of the holdout rows (the same rows for both models),
+    at two-sided level ``confidence``. Read in the metric's direction (lower RMSE
+    is better), with ``delta`` in the metric's unit:
+
+    ``not_worse``: the whole interval lies above ``-delta`` (non-inferiority: the
+    candidate is shown to be at most ``delta`` worse).
+    ``better``: the whole interval lies above ``+delta`` (the candidate is shown to
+    be better by more than ``delta``: a non-significant improvement is rejected).
     """
 
     mode: Literal["not_worse", "better"] = "not_worse"
     delta: float = Field(default=0.0, ge=0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    resamples: int = Field(default=1000, ge=100, le=100_000)
+    seed: int = Field(default=0, ge=0)
+
+
+class Slices(_Strict):
+    """Slice non-regression: per value of each column, the candidate may lose at most ``max_drop``.
+
+    ``max_drop`` is in the primary metric's unit and direction (a drop of accuracy,
+    a rise of RMSE). Slices with fewer than ``min_size`` labelled holdout rows are
+    skipped and reported.
+    """
+
+    columns: list[str] = Field(min_length=1)
+    max_drop: float = Field(ge=0)
+    min_size: int = Field(default=50, ge=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        dupes = sorted({c for c in value if value.count(c) > 1})
+        if dupes:
+            raise ValueError(f"listed more than once: {', '.join(dupes)}")
+        return value
 
 
 class Validation(_Strict):
@@ -263,6 +294,15 @@ class Validation(_Strict):
     max: dict[str, float] = Field(default_factory=dict)
     compare: Compare = Field(default_factory=Compare)
     metric: str | None = None
+    slices: Slices | None = None
+    #: Ceiling on the share of recent inputs where candidate and champion predict differently.
+    max_prediction_difference: float | None = Field(default=None, ge=0, le=1)
+    #: Regression: predictions further apart than this (target unit) count as different.
+    prediction_difference_tolerance: float = Field(default=0.0, ge=0)
+    #: Budget on the p95 latency of a single-row prediction, in milliseconds.
+    max_latency_p95_ms: float | None = Field(default=None, gt=0)
+    #: Budget on the size of the stored (skops) artifact, in bytes.
+    max_artifact_bytes: int | None = Field(default=None, gt=0)
 
     @field_validator("min", "max")
     @classmethod

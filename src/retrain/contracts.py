@@ -73,14 +73,21 @@ class Candidate(_Payload):
 
 
 class GateOut(_Payload):
+    """One gate: ``value`` held to ``limit``; ``low``/``high`` bound ``value``'s interval ("vs champion")."""
+
     name: str
     passed: bool
     value: float | None = None
     limit: float | None = None
     detail: str | None = None
+    low: float | None = None
+    high: float | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
 
 
 class ValidationOut(_Payload):
+    """The Validate step's verdict; the measurements are reported whether or not a gate limits them."""
+
     passed: bool
     metric: str
     gates: list[GateOut]
@@ -89,6 +96,13 @@ class ValidationOut(_Payload):
     champion_metrics: dict[str, float] | None = None
     champion_version: int | None = None
     n_holdout: int
+    #: Share of recent inputs (the monitoring window) on which candidate and champion disagree.
+    prediction_difference: float | None = None
+    n_recent: int = 0
+    #: p95 of the candidate's single-row prediction calls, in milliseconds.
+    latency_p95_ms: float | None = None
+    #: Size of the candidate's stored artifact.
+    artifact_bytes: int | None = None
 
 
 class TrainInput(RunInput):
