@@ -6,11 +6,12 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score
 
-from helpers import Deployment, call, invoke, load_model, run_input
+from helpers import Deployment, Window, call, invoke, load_model, run_input
 from retrain import aws, registry
 from retrain.config import loads_config
 from retrain.demo import generate_churn
@@ -31,12 +32,24 @@ class Retrain:
     deployment: Deployment
     event: dict
     snapshot: dict
+    window: Window
 
     def train(self) -> dict:
         return call(self.deployment.cloud, "train", {**self.event, "snapshot": self.snapshot})
 
     def validate_input(self, candidate: dict) -> dict:
         return {**self.event, "snapshot": self.snapshot, "candidate": candidate}
+
+    def validate_under(self, candidate: dict, validation: str) -> dict:
+        """Validate ``candidate`` while the deployed config's ``validation:`` block also holds ``validation``."""
+        deployment = self.deployment
+        assert deployment.text.rstrip().endswith("min: {accuracy: 0.8}"), "validation must be the config's last block"
+        text = deployment.text.rstrip() + "\n" + validation
+        deploy_config(deployment.settings, loads_config(text), text)
+        try:
+            return call(deployment.cloud, "validate", self.validate_input(candidate))
+        finally:
+            deploy_config(deployment.settings, deployment.config, deployment.text)
 
     def holdout(self) -> pd.DataFrame:
         """The snapshot's last ``holdout_rows`` rows."""
@@ -46,9 +59,9 @@ class Retrain:
 
 @pytest.fixture(scope="module")
 def retrain(module_churn: Deployment) -> Retrain:
-    module_churn.write_window(generate_churn(1000, seed=7, drift=True), end=WINDOW_END)
+    window = module_churn.write_window(generate_churn(1000, seed=7, drift=True), end=WINDOW_END)
     event = run_input(WINDOW_END)
-    return Retrain(module_churn, event, call(module_churn.cloud, "snapshot", event))
+    return Retrain(module_churn, event, call(module_churn.cloud, "snapshot", event), window)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +152,76 @@ def test_a_tampered_artifact_is_artifact_integrity_error(retrain: Retrain) -> No
     # Then
     assert response.error_type == ArtifactIntegrityError.__name__
     assert "sha256 mismatch" in response.error_message
+
+
+#: Every optional gate, with limits the good candidate meets.
+EVERY_GATE = """\
+  slices: {columns: [contract, internet], max_drop: 0.2, min_size: 30}
+  max_prediction_difference: 0.9
+  max_latency_p95_ms: 10000
+  max_artifact_bytes: 100000000
+"""
+
+
+@pytest.fixture(scope="module")
+def gated(retrain: Retrain, good: tuple[dict, dict]) -> dict:
+    """The good candidate validated under every optional gate."""
+    candidate, _ = good
+    return retrain.validate_under(candidate, EVERY_GATE)
+
+
+def test_every_configured_gate_is_reported_in_order(gated: dict) -> None:
+    assert [(gate["name"], gate["passed"]) for gate in gated["gates"]] == [
+        ("prediction sanity", True),
+        ("min accuracy", True),
+        ("vs champion", True),
+        ("slice contract", True),
+        ("slice internet", True),
+        ("prediction difference", True),
+        ("latency p95", True),
+        ("artifact size", True),
+    ]
+    assert gated["passed"] is True
+
+
+def test_vs_champion_reports_the_difference_its_interval_and_delta(good: tuple[dict, dict]) -> None:
+    _, validation = good
+
+    vs = next(gate for gate in validation["gates"] if gate["name"] == "vs champion")
+
+    difference = validation["candidate_metrics"]["accuracy"] - validation["champion_metrics"]["accuracy"]
+    assert vs["value"] == pytest.approx(difference)
+    assert 0 < vs["low"] < difference < vs["high"]
+    assert vs["limit"] == 0.0 and vs["info"]["delta"] == 0.0 and vs["info"]["mode"] == "not_worse"
+
+
+def test_the_prediction_difference_is_measured_on_the_windows_inputs(retrain: Retrain, good: tuple[dict, dict]) -> None:
+    # Given both models and the inference log production wrote for the window
+    candidate, validation = good
+    features = retrain.window.log[retrain.deployment.config.features.all]
+    challenger = load_model(candidate["artifact_uri"], candidate["sha256"])
+
+    # Then the reported rate is the share of logged inputs on which their predictions differ
+    expected = np.mean(challenger.predict(features) != retrain.deployment.model.predict(features))
+    assert validation["n_recent"] == len(retrain.window.log) == 1000
+    assert validation["prediction_difference"] == pytest.approx(expected)
+    assert 0 < expected < 1
+
+
+def test_latency_and_artifact_size_are_reported_without_budgets(good: tuple[dict, dict]) -> None:
+    candidate, validation = good
+
+    size = len(aws.get_bytes(*aws.split_uri(candidate["artifact_uri"])))
+
+    assert validation["artifact_bytes"] == size
+    assert validation["latency_p95_ms"] > 0
+
+
+def test_an_artifact_over_its_size_budget_is_rejected(retrain: Retrain, good: tuple[dict, dict]) -> None:
+    candidate, validation = good
+
+    rejected = retrain.validate_under(candidate, "  max_artifact_bytes: 1000\n")
+
+    size = validation["artifact_bytes"]
+    assert rejected["passed"] is False
+    assert rejected["reasons"] == [f"artifact size: {size} bytes ({size / 2**20:.2f} MiB) > 1000 bytes"]

@@ -4,29 +4,62 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from retrain import aws, registry, snapshot, training, validation
 from retrain.config import ModelConfig
 from retrain.contracts import Candidate, GateOut, Run, SnapshotRef, ValidationOut
 from retrain.settings import Settings
-from retrain.steps.common import load_model_config
+from retrain.steps.common import inference_window, load_model_config, window_bounds
 
 
-def load_model(uri: str, sha256: str) -> Any:
-    """Load an artifact after checking its sha256 against the registry's."""
+def load_model(uri: str, sha256: str) -> tuple[Any, int]:
+    """Load an artifact after checking its sha256 against the registry's; returns the model and its size in bytes."""
     bucket, key = aws.split_uri(uri)
-    return training.loads(aws.get_bytes(bucket, key), expected_sha256=sha256)
+    data = aws.get_bytes(bucket, key)
+    return training.loads(data, expected_sha256=sha256), len(data)
 
 
-def evaluate(settings: Settings, config: ModelConfig, ref: SnapshotRef, candidate: Candidate) -> ValidationOut:
+def recent_predictions(
+    settings: Settings, config: ModelConfig, run: Run, candidate: Any, champion: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' predictions on the monitoring window's most recent inputs (at most ``RECENT_ROWS``).
+
+    Empty arrays when the window has no inference-log rows.
+    """
+    start, end = window_bounds(run)
+    window, _ = inference_window(settings, config, start, end)
+    window = window.tail(validation.RECENT_ROWS)
+    if window.empty:
+        return np.asarray([]), np.asarray([])
+    features = training.feature_frame(window, config, source="inference log")
+    return np.asarray(candidate.predict(features)), np.asarray(champion.predict(features))
+
+
+def evaluate(
+    settings: Settings, config: ModelConfig, run: Run, ref: SnapshotRef, candidate: Candidate
+) -> ValidationOut:
     frame, manifest = snapshot.load(settings.artifact_bucket, config.model, ref.id)
     _, holdout = snapshot.split(frame, manifest)
-    candidate_pred = training.predict(load_model(candidate.artifact_uri, candidate.sha256), holdout, config)
+    features = training.feature_frame(holdout, config, source="holdout")
+    candidate_model, artifact_bytes = load_model(candidate.artifact_uri, candidate.sha256)
+    candidate_pred = np.asarray(candidate_model.predict(features))
     champion = registry.get_champion(settings.registry_table, config.model)
-    champion_pred = None
+    champion_pred = recent = None
     if champion is not None:
-        champion_model = load_model(champion["artifact_uri"], champion["sha256"])
-        champion_pred = training.predict(champion_model, holdout, config)
-    result = validation.validate(config, holdout, candidate_pred, champion_pred)
+        champion_model, _ = load_model(champion["artifact_uri"], champion["sha256"])
+        champion_pred = np.asarray(champion_model.predict(features))
+        recent = recent_predictions(settings, config, run, candidate_model, champion_model)
+    result = validation.validate(
+        config,
+        holdout,
+        candidate_pred,
+        champion_pred,
+        classes=getattr(candidate_model, "classes_", None),
+        recent=recent,
+        latency=validation.measure_latency(candidate_model, features),
+        artifact_bytes=artifact_bytes,
+    )
     out = ValidationOut(
         passed=result.passed,
         metric=result.metric,
@@ -36,6 +69,10 @@ def evaluate(settings: Settings, config: ModelConfig, ref: SnapshotRef, candidat
         champion_metrics=result.champion_metrics,
         champion_version=champion["version"] if champion else None,
         n_holdout=result.n_holdout,
+        prediction_difference=result.prediction_difference,
+        n_recent=result.n_recent,
+        latency_p95_ms=result.latency.p95_ms if result.latency else None,
+        artifact_bytes=result.artifact_bytes,
     )
     registry.record_validation(
         settings.registry_table,
@@ -50,4 +87,4 @@ def evaluate(settings: Settings, config: ModelConfig, ref: SnapshotRef, candidat
 
 def run(run: Run, ref: SnapshotRef, candidate: Candidate, *, settings: Settings) -> ValidationOut:
     config = load_model_config(settings, run.model)
-    return evaluate(settings, config, ref, candidate)
+    return evaluate(settings, config, run, ref, candidate)
