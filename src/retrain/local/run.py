@@ -188,12 +188,16 @@ def run_in_cloud(
     execution = fire(cloud, trigger, config.model, force=force)
     described = cloud.wait(execution, on_state=on_state)
     after = registry.get_champion(settings.registry_table, config.model)
-    return result.build(
+    outcome = result.build(
         described,
         trigger=trigger,
         champion_before=int(champion["version"]),
         champion_after=int(after["version"]) if after else None,
     )
+    if outcome.get("candidate"):
+        record = registry.get_version(settings.registry_table, config.model, int(outcome["candidate"]["version"]))
+        outcome["lineage"] = result.lineage(record or {})
+    return outcome
 
 
 def local_run(
