@@ -944,10 +944,10 @@ def evaluate_estimated(
         )
     if problem == "regression":
         return _without_estimate(result, "regression problems have no label-free estimate (CBPE needs probabilities)")
-    if proba is None or classes is None:
-        return _without_estimate(result, "the inference log has no class probabilities")
     if n == 0:
         return _without_estimate(result, "no predictions")
+    if proba is None or classes is None:
+        return _without_estimate(result, "the inference log has no class probabilities")
     report = estimate_performance(
         pred, proba, classes, pos_label=pos_label, confidence=confidence, resamples=resamples, seed=seed
     )

@@ -95,6 +95,8 @@ def test_an_empty_window_is_insufficient_and_never_triggers(module_churn: Deploy
     assert result["triggered"] is False
     assert result["reason"].startswith("insufficient data: no predictions")
     assert result["details"]["n"] == 0
+    assert result["details"]["flagged"]["n"] == 0 and result["details"]["flagged"]["rate"] is None
+    assert result["details"]["estimated"]["note"] == "no predictions"
 
 
 def test_the_accuracy_is_printed_as_an_emf_metric_with_the_model_dimension(

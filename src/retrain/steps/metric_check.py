@@ -84,6 +84,10 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
     inference, _ = inference_window(settings, config, start, end)
     details: dict[str, Any] = {"n": 0, "n_predictions": len(inference), "match_rate": 0.0}
     if inference.empty:
+        none = np.array([], dtype=bool)
+        flagged = evaluate_flagged(triggers.flagged, none, source="none", confidence=mon.confidence)
+        estimated = evaluate_estimated(triggers.estimated, config.problem, none, proba=None, classes=None)
+        details.update(flagged=flagged.model_dump(mode="json"), estimated=estimated.model_dump(mode="json"))
         return CheckOut(
             signal="performance",
             enabled=enabled,
