@@ -348,13 +348,18 @@ class ModelConfig(_Strict):
         metrics: list[tuple[str, str]] = [(f"validation.min.{m}", m) for m in self.validation.min] + [
             (f"validation.max.{m}", m) for m in self.validation.max
         ]
-        if self.triggers.performance is not None:
-            metrics.append(("triggers.performance.metric", self.triggers.performance.metric))
         if self.validation.metric is not None:
             metrics.append(("validation.metric", self.validation.metric))
         for where, metric in metrics:
             if metric not in allowed:
                 raise ValueError(f"{where}: {metric!r} is not a {self.problem} metric ({', '.join(allowed)})")
+        # The metric check also measures probability metrics (roc_auc, log_loss, brier) from the logged scores.
+        signals = signal_metrics_for(self.problem)
+        if self.triggers.performance is not None and self.triggers.performance.metric not in signals:
+            raise ValueError(
+                f"triggers.performance.metric: {self.triggers.performance.metric!r} is not a {self.problem} "
+                f"metric ({', '.join(signals)})"
+            )
         if self.target in self.features.all:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         reserved = {

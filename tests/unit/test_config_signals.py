@@ -88,11 +88,6 @@ def test_a_lower_is_better_probability_metric_needs_max() -> None:
         PerformanceTrigger(metric="log_loss", min=0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ModelConfig._consistent checks triggers.performance.metric against metrics_for(); "
-    "it must use signal_metrics_for() (change requested from the config's owner)",
-)
 def test_a_whole_config_accepts_a_probability_metric_trigger() -> None:
     trigger = _config("  performance: {metric: roc_auc, min: 0.7}\n").triggers.performance
 
