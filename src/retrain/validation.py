@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 from threadpoolctl import threadpool_limits
 
 from retrain.config import Compare, ModelConfig, Problem, Slices, higher_is_better, metrics_for
-from retrain.errors import InsufficientData, SchemaMismatch
+from retrain.errors import ConfigError, InsufficientData, SchemaMismatch
 from retrain.metrics import compute_metrics
 
 #: Slack for inclusive comparisons, so ``0.78 >= 0.80 - 0.02`` is not lost to rounding.
@@ -485,6 +485,9 @@ def validate(
 
     Raises
     ------
+    ConfigError
+        The primary metric needs more than predicted labels (e.g. a ``roc_auc``
+        performance trigger without a ``validation.metric``).
     SchemaMismatch
         The holdout lacks the target column or a slice column.
     InsufficientData
@@ -492,13 +495,8 @@ def validate(
     ValueError
         ``champion_pred`` does not hold one finite prediction per holdout row.
     """
-    if config.target not in holdout.columns:
-        raise SchemaMismatch(f"holdout is missing target column {config.target!r}", missing=[config.target])
-    y_all = holdout[config.target].to_numpy()
-    labelled = ~pd.isna(y_all)
+    y_all, labelled = _targets(config, holdout)
     n_holdout = int(labelled.sum())
-    if n_holdout == 0:
-        raise InsufficientData(f"holdout has no row with a target ({config.target!r}), out of {len(y_all)}")
     y_true = y_all[labelled]
     metric = config.primary_metric
     spec = config.validation
@@ -572,6 +570,22 @@ def validate(
         latency=latency,
         artifact_bytes=artifact_bytes,
     )
+
+
+def _targets(config: ModelConfig, holdout: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The holdout's target column and its labelled-row mask, after checking validation can score them."""
+    if config.primary_metric not in metrics_for(config.problem):
+        raise ConfigError(
+            f"validation.metric: the primary metric {config.primary_metric!r} cannot be computed from predicted "
+            f"labels on the holdout; set validation.metric to one of {', '.join(metrics_for(config.problem))}"
+        )
+    if config.target not in holdout.columns:
+        raise SchemaMismatch(f"holdout is missing target column {config.target!r}", missing=[config.target])
+    y_all = holdout[config.target].to_numpy()
+    labelled = ~pd.isna(y_all)
+    if not labelled.any():
+        raise InsufficientData(f"holdout has no row with a target ({config.target!r}), out of {len(y_all)}")
+    return y_all, labelled
 
 
 def _time_order(column: pd.Series, name: str) -> np.ndarray:

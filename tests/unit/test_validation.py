@@ -773,3 +773,12 @@ def test_unreadable_timestamps_are_a_schema_mismatch() -> None:
 
     with pytest.raises(SchemaMismatch, match="timestamp column 'timestamp'"):
         split_holdout(df, 0.3, "timestamp")
+
+
+def test_a_primary_metric_that_needs_probabilities_is_a_config_error_naming_the_field() -> None:
+    # Given a config whose primary metric cannot be computed from predicted labels (built without validation)
+    config = make_config()
+    config = config.model_copy(update={"validation": config.validation.model_copy(update={"metric": "roc_auc"})})
+
+    with pytest.raises(ConfigError, match="validation.metric: the primary metric 'roc_auc' cannot be computed"):
+        validate(config, holdout(), with_accuracy(0.8), with_accuracy(0.8))
