@@ -362,6 +362,9 @@ class ModelConfig(_Strict):
             )
         if self.target in self.features.all:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
+        for column in self.validation.slices.columns if self.validation.slices else []:
+            if column not in self.features.categorical:
+                raise ValueError(f"validation.slices.columns: {column!r} is not a categorical feature")
         reserved = {
             self.monitoring.id_column,
             self.monitoring.timestamp_column,
@@ -377,8 +380,9 @@ class ModelConfig(_Strict):
         """The metric that compares candidate and champion."""
         if self.validation.metric:
             return self.validation.metric
-        if self.triggers.performance is not None:
+        if self.triggers.performance is not None and self.triggers.performance.metric in metrics_for(self.problem):
             return self.triggers.performance.metric
+        # A probability metric (roc_auc, ...) is judged on logged scores; validation compares predictions.
         return "accuracy" if self.problem == "classification" else "rmse"
 
     @property

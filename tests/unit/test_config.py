@@ -542,3 +542,16 @@ training: {estimator: Ridge}
 
     with pytest.raises(ConfigError, match=field):
         loads_config(text)
+
+
+def test_a_slice_column_must_be_a_categorical_feature():
+    text = """model: churn
+problem: classification
+target: label
+features: {numeric: [tenure], categorical: [plan]}
+training: {estimator: LogisticRegression}
+validation:
+  slices: {columns: [tenure], max_drop: 0.05}
+"""
+    with pytest.raises(ConfigError, match="validation.slices.columns: 'tenure' is not a categorical feature"):
+        loads_config(text)

@@ -137,3 +137,7 @@ def test_estimated_trigger_rejects_a_metric_cbpe_cannot_estimate() -> None:
 )
 def test_monitoring_signal_settings_are_bounded(monitoring: str, field: str) -> None:
     assert field in _error(f"monitoring:\n{monitoring}")
+
+
+def test_a_probability_metric_trigger_leaves_validation_on_a_prediction_metric() -> None:
+    assert _config("  performance: {metric: roc_auc, min: 0.7}\n").primary_metric == "accuracy"

@@ -48,7 +48,7 @@ def make_config(
             "model": "churn",
             "problem": problem,
             "target": "y",
-            "features": {"numeric": ["x"], "categorical": ["plan"]},
+            "features": {"numeric": ["x"], "categorical": ["plan", "region", "tier"]},
             "training": {"estimator": "LogisticRegression" if problem == "classification" else "Ridge"},
             "validation": {
                 "min": min or {},
