@@ -183,12 +183,110 @@ class FlaggedTrigger(_Strict):
     min_count: int = Field(default=5, ge=1)
 
 
+#: Drift methods: the effect size that must reach its threshold (``auto`` picks one by the column's type).
+DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "js", "chi2", "linf"]
+#: Methods for numeric features (``chi2`` and ``linf`` test them on bins) and for categorical ones.
+NUMERIC_DRIFT_METHODS = ("auto", "ks", "psi", "wasserstein", "js", "chi2", "linf")
+CATEGORICAL_DRIFT_METHODS = ("auto", "psi", "js", "chi2", "linf")
+
+
+class DriftThresholds(_Strict):
+    """Practical thresholds: the effect size a significant change must reach to count as drift.
+
+    ``ks``: KS statistic (largest CDF gap); ``psi``: population stability index;
+    ``wasserstein``: Wasserstein distance in reference standard deviations;
+    ``js``: Jensen-Shannon distance (natural log); ``chi2``: Cramér's V;
+    ``linf``: largest change of one category's (or bin's) share.
+    """
+
+    ks: float = Field(default=0.1, gt=0, le=1)
+    psi: float = Field(default=0.2, gt=0)
+    wasserstein: float = Field(default=0.1, gt=0)
+    js: float = Field(default=0.1, gt=0, le=1)
+    chi2: float = Field(default=0.1, gt=0, le=1)
+    linf: float = Field(default=0.1, gt=0, le=1)
+
+
+class DriftFeature(_Strict):
+    """Per-feature drift settings: method, its threshold (default: ``thresholds.<method>``), critical."""
+
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(default=None, gt=0)
+    #: A critical feature that drifts makes the whole data set drift.
+    critical: bool = False
+
+
+class DomainClassifierDrift(_Strict):
+    """Multivariate drift: a classifier told to separate reference rows from current rows.
+
+    Fires when its cross-validated ROC AUC reaches ``auc`` and is significantly above 0.5.
+    """
+
+    auc: float = Field(default=0.55, gt=0.5, lt=1)
+    max_rows: int = Field(default=5000, ge=50, le=200000)
+    folds: int = Field(default=3, ge=2, le=10)
+
+
+class PredictionDrift(_Strict):
+    """Drift of the champion's predictions (classes or regression values) against their reference distribution."""
+
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(default=None, gt=0)
+    min_samples: int = Field(default=100, ge=2)
+
+
+class PredictionDifference(_Strict):
+    """Share of current rows where champion and latest candidate disagree (regression: by more than ``tolerance``).
+
+    Fires when the share reaches ``max_rate``.
+    """
+
+    max_rate: float = Field(default=0.1, gt=0, le=1)
+    tolerance: float = Field(default=0.0, ge=0)
+    min_samples: int = Field(default=100, ge=1)
+
+
+class DriftProfileSettings(_Strict):
+    """How the reference profile is built (once per snapshot): see :mod:`retrain.drift.profile`."""
+
+    points: int = Field(default=20000, ge=100, le=1000000)
+    max_categories: int = Field(default=10000, ge=2, le=100000)
+    sample_rows: int = Field(default=5000, ge=0, le=200000)
+
+
 class DriftTrigger(_Strict):
-    """Retrain when the share of drifted features reaches ``share``."""
+    """Retrain when the data drifts: enough features, a critical one, or the important ones.
+
+    A feature drifts when its change is significant (adjusted for testing every
+    feature: ``correction``) and its effect size reaches its threshold.
+    """
 
     share: float = Field(default=0.3, gt=0, le=1)
     p_value: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["bh", "bonferroni"] = "bh"
     min_samples: int = Field(default=100, ge=2)
+    bins: int = Field(default=10, ge=2, le=100)
+    thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
+    missing_threshold: float = Field(default=0.2, gt=0)
+    importance_share: float | None = Field(default=0.5, gt=0, le=1)
+    features: dict[str, DriftFeature] = Field(default_factory=dict)
+    multivariate: DomainClassifierDrift | None = None
+    prediction: PredictionDrift | None = None
+    prediction_difference: PredictionDifference | None = None
+    profile: DriftProfileSettings = Field(default_factory=DriftProfileSettings)
+
+    def check_features(self, numeric: list[str], categorical: list[str]) -> None:
+        kinds = {**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")}
+        for name, options in self.features.items():
+            where = f"triggers.drift.features.{name}"
+            if name not in kinds:
+                raise ValueError(f"{where}: {name!r} is not a feature of the model ({', '.join(kinds)})")
+            allowed = NUMERIC_DRIFT_METHODS if kinds[name] == "numeric" else CATEGORICAL_DRIFT_METHODS
+            if options.method not in allowed:
+                raise ValueError(
+                    f"{where}.method == {options.method!r} does not apply to a {kinds[name]} feature, "
+                    f"use one of {', '.join(allowed)}"
+                )
 
 
 class Triggers(_Strict):

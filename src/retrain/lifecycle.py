@@ -46,6 +46,7 @@ def bootstrap(settings: Settings, config: ModelConfig, reference: pd.DataFrame) 
         timestamp_column=None,
         extra={"window": None, "trigger": "bootstrap"},
     )
+    snapshot.ensure_profile(settings.artifact_bucket, config, ref.id, frame)  # the drift check's reference profile
     candidate = fit_and_register(settings, config, ref, trigger="bootstrap", execution="bootstrap")
     promotion = registry.promote(
         settings.registry_table, config.model, candidate.version, expected=None, execution="bootstrap"

@@ -71,7 +71,23 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
             "insufficient": drift.get("insufficient"),
             "reason": drift.get("reason"),
             "features": details.get("features") or {},
+            "p_value": details.get("p_value"),
+            "correction": details.get("correction"),
+            "critical_drifted": details.get("critical_drifted") or [],
+            "weighted_share": details.get("weighted_share"),
+            "importance_share": details.get("importance_share"),
+            "schema_drifted": details.get("schema_drifted") or [],
+            "findings": details.get("findings") or [],
+            "votes": details.get("votes") or {},
+            "multivariate": details.get("multivariate"),
+            "prediction": details.get("prediction"),
+            "prediction_difference": details.get("prediction_difference"),
+            "n_reference": details.get("n_reference"),
+            "n_current": details.get("n_current"),
+            "profile": details.get("profile"),
         }
+        if details.get("features_omitted"):
+            out["drift"]["features_omitted"] = details["features_omitted"]
     return out
 
 

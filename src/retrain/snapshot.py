@@ -5,21 +5,27 @@ and the CSV rendering of every row, in order). The same data gives the same id,
 and an existing snapshot is never overwritten: the data object is written with
 S3's ``If-None-Match: *`` condition, so a second writer finds it already there.
 The manifest records rows, columns and dtypes, time range, per-file sha256, the
-source objects and the time-ordered train/holdout split.
+source objects and the time-ordered train/holdout split. Next to them lives the
+snapshot's drift reference profile (``profile.npz``, :mod:`retrain.drift.profile`),
+written once when the snapshot is made so that drift checks never re-sort it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from retrain import aws
 from retrain.contracts import SnapshotRef
 from retrain.data import read_table_bytes, to_parquet_bytes
-from retrain.errors import ArtifactIntegrityError, InsufficientData
+from retrain.errors import ArtifactIntegrityError, DataNotFound, InsufficientData
+
+if TYPE_CHECKING:
+    from retrain.config import ModelConfig
+    from retrain.drift import ReferenceProfile
 
 
 def _kind(dtype: object) -> str:
@@ -132,3 +138,77 @@ def split(frame: pd.DataFrame, manifest: dict[str, Any]) -> tuple[pd.DataFrame, 
     n_holdout = int(manifest["split"]["holdout_rows"])
     cut = len(frame) - n_holdout
     return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ reference profiles
+#: The drift check's reference profile, stored next to the snapshot's data and manifest.
+PROFILE_FILE = "profile.npz"
+#: What the drift check needs from a model version (importances, prediction distribution), next to its artifact.
+MODEL_PROFILE_FILE = "model-profile.npz"
+
+
+def profile_key(model: str, snapshot_id: str) -> str:
+    return snapshot_prefix(model, snapshot_id) + PROFILE_FILE
+
+
+def model_profile_uri(artifact_uri: str) -> str:
+    """``s3://.../models/<model>/v<version>/model-profile.npz`` for the artifact ``.../v<version>/model.skops``."""
+    return artifact_uri.rsplit("/", 1)[0] + "/" + MODEL_PROFILE_FILE
+
+
+def has_profile(bucket: str, model: str, snapshot_id: str) -> bool:
+    return aws.head(bucket, profile_key(model, snapshot_id)) is not None
+
+
+def write_profile(bucket: str, model: str, snapshot_id: str, profile: ReferenceProfile) -> bool:
+    """Store a snapshot's reference profile once (conditional write); ``False`` if one was already there."""
+    from retrain.drift import to_bytes
+
+    return aws.put_new(bucket, profile_key(model, snapshot_id), to_bytes(profile))
+
+
+def _read_profile(bucket: str, key: str) -> ReferenceProfile | None:
+    from retrain.drift import from_bytes
+
+    try:
+        data = aws.get_bytes(bucket, key)
+    except DataNotFound:
+        return None
+    try:
+        return from_bytes(data)
+    except ValueError:  # unreadable or newer format: the caller recomputes it from the data
+        return None
+
+
+def load_profile(bucket: str, model: str, snapshot_id: str) -> ReferenceProfile | None:
+    """A snapshot's stored reference profile, or ``None`` when it has none (older snapshots) or it is unreadable."""
+    return _read_profile(bucket, profile_key(model, snapshot_id))
+
+
+def write_model_profile(artifact_uri: str, profile: ReferenceProfile) -> str:
+    """Store a model version's profile next to its artifact; returns its URI."""
+    from retrain.drift import to_bytes
+
+    uri = model_profile_uri(artifact_uri)
+    bucket, key = aws.split_uri(uri)
+    aws.put_bytes(bucket, key, to_bytes(profile))
+    return uri
+
+
+def load_model_profile(artifact_uri: str) -> ReferenceProfile | None:
+    """A model version's profile (see :func:`write_model_profile`), or ``None`` when it has none."""
+    bucket, key = aws.split_uri(model_profile_uri(artifact_uri))
+    return _read_profile(bucket, key)
+
+
+def ensure_profile(bucket: str, config: ModelConfig, snapshot_id: str, frame: pd.DataFrame) -> bool:
+    """Build and store the snapshot's drift reference profile unless it has one; ``True`` when written.
+
+    ``frame`` is the snapshot's data (already in memory where a snapshot is made).
+    """
+    if has_profile(bucket, config.model, snapshot_id):
+        return False
+    from retrain.drift.profile import reference_profile
+
+    profile = reference_profile(config, frame, meta={"model": config.model, "snapshot_id": snapshot_id})
+    return write_profile(bucket, config.model, snapshot_id, profile)

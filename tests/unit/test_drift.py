@@ -1,20 +1,39 @@
-"""Univariate drift tests.
+"""The drift statistics, each against an independent reference.
 
-KS is checked against ``scipy.stats.ks_2samp`` and chi-squared against
-``scipy.stats.chi2_contingency(correction=False)`` and a hand-worked table.
+KS against ``scipy.stats.ks_2samp``, chi-squared against
+``scipy.stats.chi2_contingency(correction=False)`` and a hand-worked table,
+Wasserstein against ``scipy.stats.wasserstein_distance``, Jensen-Shannon
+against ``scipy.spatial.distance.jensenshannon``, PSI against a hand-worked
+case, Benjamini-Hochberg against ``scipy.stats.false_discovery_control``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.spatial.distance
+import scipy.special
 import scipy.stats
-from pydantic import ValidationError
 
-from retrain import drift
-from retrain.drift import DriftReport, FeatureDrift, chi2_test, detect_drift, ks_2samp
-from retrain.errors import InsufficientData, SchemaMismatch
+from retrain.drift import stats
+from retrain.drift.stats import (
+    adjust_p_values,
+    chi2_table,
+    chi2_test,
+    jensen_shannon,
+    ks_2samp,
+    ks_p_values,
+    linf,
+    pool_rare,
+    psi,
+    smirnov_sf,
+    two_proportion_test,
+    wasserstein_distance,
+)
+from retrain.errors import InsufficientData
 
 pytestmark = pytest.mark.unit
 
@@ -34,6 +53,8 @@ pytestmark = pytest.mark.unit
         (2000, 3000, 0.0, True),
         (12_000, 800, 0.1, False),  # one sample > 10 000: asymptotic p-value
         (20_000, 15_000, 0.05, True),
+        (60_000, 50_000, 0.03, False),  # asymptotic, n*D^2 in Smirnov's range: the vectorized series
+        (30_000, 30_000, 0.6, False),  # D >= 0.5: the series again
     ],
 )
 def test_ks_2samp_matches_scipy(n_ref: int, n_cur: int, shift: float, ties: bool) -> None:
@@ -50,7 +71,27 @@ def test_ks_2samp_matches_scipy(n_ref: int, n_cur: int, shift: float, ties: bool
 
     # Then
     assert statistic == expected.statistic  # bit for bit
-    assert p_value == pytest.approx(expected.pvalue, rel=1e-12, abs=1e-300)
+    assert p_value == pytest.approx(expected.pvalue, rel=1e-11, abs=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("n", "x"),
+    [(150, 0.2), (5000, 0.05), (50_000, 0.01), (50_000, 0.05), (500_000, 0.004), (200_000, 0.55)],
+)
+def test_smirnov_series_matches_scipy_special_smirnov(n: int, x: float) -> None:
+    assert smirnov_sf(n, x) == pytest.approx(float(scipy.special.smirnov(n, x)), rel=1e-11, abs=1e-300)
+
+
+def test_ks_p_values_of_many_tests_match_scipy_one_by_one() -> None:
+    statistics = [0.0, 0.004, 0.01, 0.02, 0.2, 0.7, 1.0]
+    sizes = [(1_000_000, 1_000_000), (400_000, 300_000), (50_000, 80_000), (9_000, 7_000), (500, 12_000)] * 2
+    for d in statistics:
+        for n1, n2 in sizes[:5]:
+            m, n = max(n1, n2), min(n1, n2)
+            if max(n1, n2) <= 10_000:
+                continue
+            expected = float(np.clip(scipy.stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+            assert ks_p_values([d], [n1], [n2])[0] == pytest.approx(expected, rel=1e-11, abs=1e-300)
 
 
 def test_ks_2samp_of_integer_and_constant_samples_matches_scipy() -> None:
@@ -75,22 +116,95 @@ def test_ks_2samp_of_an_all_nan_sample_is_insufficient() -> None:
         ks_2samp(np.array([1.0, 2.0]), np.array([np.nan, np.nan]))
 
 
-def test_ks_2samp_falls_back_to_scipy_when_its_private_helper_is_gone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Given a scipy whose private exact helper cannot be imported
-    monkeypatch.setattr(drift, "_scipy_exact_ks", lambda: None)
+def test_ks_falls_back_to_scipy_when_its_private_helpers_are_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a scipy whose private exact helper and binomial ufunc cannot be imported
+    monkeypatch.setattr(stats, "_scipy_exact_ks", lambda: None)
+    monkeypatch.setattr(stats, "_scipy_binom_pmf", lambda: None)
     rng = np.random.default_rng(11)
     reference, current = rng.normal(size=40), rng.normal(0.3, size=55)
 
     # When
     statistic, p_value = ks_2samp(reference, current)
 
-    # Then scipy's public function computes the same p-value
+    # Then scipy's public functions compute the same p-values
     assert p_value == scipy.stats.ks_2samp(reference, current).pvalue
+    assert smirnov_sf(50_000, 0.01) == scipy.special.smirnov(50_000, 0.01)
+    assert ks_p_values([0.01], [60_000], [60_000])[0] == pytest.approx(scipy.stats.kstwo.sf(0.01, 30_000))
 
 
-# chi2_test ----------------------------------------------------------------------------------------------
+# Wasserstein ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_ref", "n_cur", "ties"), [(1, 1, False), (40, 70, False), (500, 300, True), (3000, 5000, False)]
+)
+def test_wasserstein_matches_scipy_and_is_normalized_by_the_reference_std(n_ref: int, n_cur: int, ties: bool) -> None:
+    rng = np.random.default_rng(n_ref)
+    reference, current = rng.gamma(2.0, 3.0, n_ref), rng.gamma(2.5, 3.0, n_cur)
+    if ties:
+        reference, current = np.round(reference), np.round(current)
+    expected = scipy.stats.wasserstein_distance(reference, current)
+
+    assert wasserstein_distance(reference, current, normalize=False) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    scale = reference.std() if reference.std() > 0 else max(abs(reference.mean()), 1.0)
+    assert wasserstein_distance(reference, current) == pytest.approx(expected / scale, rel=1e-12, abs=1e-15)
+
+
+def test_wasserstein_of_a_constant_reference_is_relative_to_its_value() -> None:
+    # A shift of 0.5 from the constant 5.0: W = 0.5, scaled by |5| -> 0.1; around 0 the scale is 1.
+    assert wasserstein_distance(np.full(10, 5.0), np.full(10, 5.5)) == pytest.approx(0.1)
+    assert wasserstein_distance(np.zeros(10), np.full(10, 0.25)) == pytest.approx(0.25)
+
+
+# PSI, JS, L-inf -------------------------------------------------------------------------------------------
+
+
+def test_psi_of_a_hand_worked_case() -> None:
+    # Reference proportions 0.5/0.5, current 0.3/0.7:
+    # PSI = (0.3 - 0.5) ln(0.3 / 0.5) + (0.7 - 0.5) ln(0.7 / 0.5) = 0.2 ln(5/3) + 0.2 ln(7/5)
+    expected = 0.2 * math.log(5 / 3) + 0.2 * math.log(7 / 5)
+
+    assert psi([5, 5], [3, 7]) == pytest.approx(expected, rel=1e-14)
+    assert psi([0.5, 0.5], [0.3, 0.7]) == pytest.approx(expected, rel=1e-14)
+    assert expected == pytest.approx(0.16946, abs=1e-5)
+
+
+def test_psi_replaces_an_empty_bins_zero_by_epsilon() -> None:
+    # A bin the reference never filled: p = 1e-4 there, the other proportions stay as they are.
+    # PSI = (0.8 - 1) ln(0.8 / 1) + (0.2 - 1e-4) ln(0.2 / 1e-4)
+    expected = -0.2 * math.log(0.8) + (0.2 - 1e-4) * math.log(0.2 / 1e-4)
+
+    assert psi([10, 0], [8, 2]) == pytest.approx(expected, rel=1e-14)
+    assert psi([5, 5], [5, 5]) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_jensen_shannon_matches_scipy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p, q = rng.integers(0, 50, 12), rng.integers(0, 50, 12)
+    p[0], q[1] = 0, 0  # zero bins on either side
+
+    assert jensen_shannon(p, q) == pytest.approx(scipy.spatial.distance.jensenshannon(p, q), rel=1e-12)
+    assert jensen_shannon(p, p) == 0.0
+
+
+def test_linf_is_the_largest_change_of_one_share() -> None:
+    # 0.5/0.3/0.2 -> 0.2/0.3/0.5: the first and last share move by 0.3.
+    assert linf([50, 30, 20], [20, 30, 50]) == pytest.approx(0.3)
+
+
+def test_binned_effects_reject_bad_counts() -> None:
+    with pytest.raises(ValueError, match="reference counts have 2 bins but current counts have 3"):
+        psi([1, 2], [1, 2, 3])
+    with pytest.raises(InsufficientData, match="current counts has no observations"):
+        jensen_shannon([1, 2], [0, 0])
+    with pytest.raises(ValueError, match="must hold finite counts >= 0"):
+        linf([1, -2], [1, 2])
+    with pytest.raises(ValueError, match=r"^epsilon == 0, must be > 0\.$"):
+        psi([1, 2], [1, 2], epsilon=0)
+
+
+# chi-squared ----------------------------------------------------------------------------------------------
 
 
 def test_chi2_of_a_hand_worked_table() -> None:
@@ -135,13 +249,35 @@ def test_chi2_counts_unseen_categories_and_missing_values() -> None:
     assert (statistic, p_value) == pytest.approx((expected.statistic, expected.pvalue), rel=1e-12)
 
 
+def test_chi2_pools_categories_whose_expected_count_is_below_five() -> None:
+    # Given 100 + 100 rows where 'x', 'y' and 'z' are rare (expected counts 1, 1.5 and 2, all < 5)
+    reference = pd.Series(["a"] * 60 + ["b"] * 37 + ["x"] * 1 + ["y"] * 2 + ["z"] * 0)
+    current = pd.Series(["a"] * 50 + ["b"] * 44 + ["x"] * 1 + ["y"] * 1 + ["z"] * 4)
+    # Pooled, x+y+z has 9 rows (expected 4.5 < 5): still rare, so the next smallest column ('b') joins it.
+    pooled = np.array([[60, 37 + 1 + 2 + 0], [50, 44 + 1 + 1 + 4]])
+    expected = scipy.stats.chi2_contingency(pooled, correction=False)
+
+    assert chi2_test(reference, current) == pytest.approx((expected.statistic, expected.pvalue), rel=1e-12)
+    assert chi2_test(reference, current, min_expected=0) == pytest.approx(
+        scipy.stats.chi2_contingency(np.array([[60, 37, 1, 2, 0], [50, 44, 1, 1, 4]]), correction=False)[:2],
+        rel=1e-12,
+    )
+
+
+def test_pooling_joins_a_lone_rare_column_with_the_smallest_other_and_drops_empty_columns() -> None:
+    table = np.array([[50, 60, 1, 0], [50, 60, 0, 0]])
+
+    assert pool_rare(table).tolist() == [[60, 51], [60, 50]]
+    assert chi2_table(np.array([[5, 0], [7, 0]]))[:2] == (0.0, 1.0)
+
+
 def test_chi2_of_integer_and_boolean_categories_matches_scipy() -> None:
     reference = pd.Series([1, 2, 2, 3, 3, 3] * 10)
     current = pd.Series([1, 1, 2, 3] * 10)
     expected = scipy.stats.chi2_contingency(np.array([[10, 20, 30], [20, 10, 10]]), correction=False)
 
     assert chi2_test(reference, current) == pytest.approx((expected.statistic, expected.pvalue), rel=1e-12)
-    assert chi2_test(pd.Series([True] * 5), pd.Series([True, False] * 5))[0] > 0
+    assert chi2_test(pd.Series([True] * 5), pd.Series([True, False] * 5), min_expected=0)[0] > 0
 
 
 def test_chi2_of_a_single_category_is_no_evidence() -> None:
@@ -162,158 +298,48 @@ def test_chi2_of_an_empty_window_is_insufficient() -> None:
         chi2_test(pd.Series([], dtype=object), pd.Series(["a"]))
 
 
-# detect_drift -------------------------------------------------------------------------------------------
+# two proportions ------------------------------------------------------------------------------------------
 
 
-def _window(rng: np.random.Generator, n: int, *, shift: float = 0.0, plans: tuple[str, ...] = ()) -> pd.DataFrame:
-    plan_p = [0.5, 0.3, 0.2] if shift == 0 else [0.2, 0.3, 0.5]
-    return pd.DataFrame(
-        {
-            "age": rng.normal(40 + 10 * shift, 10, n),
-            "tenure": rng.exponential(12 * (1 + shift), n),
-            "balance": rng.normal(1000, 200, n),
-            "plan": rng.choice(list(plans or ("basic", "plus", "pro")), n, p=plan_p if not plans else None),
-        }
-    )
+@pytest.mark.parametrize(("k1", "n1", "k2", "n2"), [(10, 1000, 30, 1000), (0, 500, 7, 300), (120, 400, 100, 400)])
+def test_two_proportion_test_equals_chi2_on_the_2x2_table(k1: int, n1: int, k2: int, n2: int) -> None:
+    table = np.array([[k1, n1 - k1], [k2, n2 - k2]])
+    expected = scipy.stats.chi2_contingency(table, correction=False).pvalue
+
+    p_value, h = two_proportion_test(k1, n1, k2, n2)
+
+    assert p_value == pytest.approx(expected, rel=1e-10)
+    assert h == pytest.approx(abs(2 * math.asin(math.sqrt(k1 / n1)) - 2 * math.asin(math.sqrt(k2 / n2))))
 
 
-NUMERIC = ["age", "tenure", "balance"]
-CATEGORICAL = ["plan"]
+def test_two_proportion_test_without_any_event_is_no_evidence() -> None:
+    assert two_proportion_test(0, 100, 0, 50) == (1.0, 0.0)
+    assert two_proportion_test(100, 100, 50, 50) == (1.0, 0.0)
 
 
-def test_no_drift_between_samples_of_one_distribution() -> None:
-    rng = np.random.default_rng(0)
-
-    report = detect_drift(_window(rng, 1000), _window(rng, 800), numeric=NUMERIC, categorical=CATEGORICAL)
-
-    assert not report.drifted and not report.insufficient
-    assert report.n_features == 4 and report.share == report.n_drifted / 4 < 0.3
-    assert report.reason is None
-    assert list(report.features) == [*NUMERIC, *CATEGORICAL]
-    assert report.features["age"].method == "ks" and report.features["plan"].method == "chi2"
-    assert (report.features["age"].n_reference, report.features["age"].n_current) == (1000, 800)
+# correction ----------------------------------------------------------------------------------------------
 
 
-def test_strong_shift_drifts_and_says_why() -> None:
-    rng = np.random.default_rng(1)
-    reference, current = _window(rng, 1000), _window(rng, 1000, shift=1.0)
-
-    report = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL)
-
-    assert report.drifted
-    assert {name for name, f in report.features.items() if f.drifted} == {"age", "tenure", "plan"}
-    assert report.reason == "drift in 3 of 4 features (share 0.75 >= 0.30)"
-    expected = scipy.stats.ks_2samp(reference["age"], current["age"])
-    assert report.features["age"].statistic == expected.statistic
-    assert report.features["age"].p_value == pytest.approx(expected.pvalue, rel=1e-12, abs=1e-300)
-    assert report.features["age"].threshold == 0.05
-
-
-def test_unseen_category_in_current_window_drifts_without_crashing() -> None:
-    rng = np.random.default_rng(2)
-    reference = _window(rng, 500)
-    current = _window(rng, 500, plans=("basic", "plus", "pro", "enterprise"))
-
-    report = detect_drift(reference, current, numeric=[], categorical=["plan"], share=1.0)
-
-    assert report.features["plan"].drifted
-    assert report.drifted
-
-
-def test_missing_column_is_named_with_its_window() -> None:
-    rng = np.random.default_rng(3)
-    current = _window(rng, 200).drop(columns=["tenure"])
-
-    with pytest.raises(SchemaMismatch, match="current window is missing column 'tenure'") as info:
-        detect_drift(_window(rng, 200), current, numeric=NUMERIC, categorical=CATEGORICAL)
-    assert info.value.missing == ["tenure"]
-
-
-def test_missing_columns_of_both_windows_are_all_reported() -> None:
-    rng = np.random.default_rng(4)
-    reference = _window(rng, 200).drop(columns=["plan"])
-    current = _window(rng, 200).drop(columns=["age", "balance"])
-
-    with pytest.raises(SchemaMismatch) as info:
-        detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL)
-    assert str(info.value) == ("reference is missing column 'plan'; current window is missing columns 'age', 'balance'")
-    assert info.value.missing == ["plan", "age", "balance"]
-
-
-def test_too_few_rows_is_insufficient_not_drifted() -> None:
+def test_benjamini_hochberg_matches_scipy() -> None:
     rng = np.random.default_rng(5)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 1e-4, size=10), [0.0, 1.0, 0.03, 0.03]])
 
-    report = detect_drift(_window(rng, 500), _window(rng, 40, shift=2.0), numeric=NUMERIC, categorical=CATEGORICAL)
-
-    assert report.insufficient and not report.drifted
-    assert report.reason == "insufficient data: 40 current rows < min_samples 100"
-    assert report.features == {}
+    assert adjust_p_values(p, "bh") == pytest.approx(scipy.stats.false_discovery_control(p, method="bh"), rel=1e-12)
 
 
-def test_constant_and_all_nan_columns_do_not_crash() -> None:
-    n = 150
-    reference = pd.DataFrame({"const": np.ones(n), "empty": np.full(n, np.nan), "cat": ["x"] * n})
-    current = pd.DataFrame({"const": np.ones(n), "empty": np.full(n, np.nan), "cat": [None] * n})
-
-    report = detect_drift(reference, current, numeric=["const", "empty"], categorical=["cat"])
-
-    assert report.features["const"] == FeatureDrift(
-        method="ks", statistic=0.0, p_value=1.0, threshold=0.05, drifted=False, n_reference=n, n_current=n
-    )
-    assert report.features["empty"] == FeatureDrift(
-        method="ks", statistic=0.0, p_value=1.0, threshold=0.05, drifted=False, n_reference=0, n_current=0
-    )
-    assert report.features["cat"].drifted  # all values became missing: "<missing>" is a category
-    assert DriftReport.model_validate(report.model_dump(mode="json")) == report
+def test_bonferroni_multiplies_by_the_number_of_tests() -> None:
+    assert adjust_p_values([0.01, 0.2, 0.5], "bonferroni").tolist() == pytest.approx([0.03, 0.6, 1.0])
+    assert adjust_p_values([], "bh").size == 0
 
 
-def test_non_numeric_numeric_feature_is_a_schema_mismatch() -> None:
-    frame = pd.DataFrame({"age": ["old", "young"] * 60})
-
-    with pytest.raises(SchemaMismatch, match="column 'age' in reference is not numeric"):
-        detect_drift(frame, frame, numeric=["age"], categorical=[])
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
-    [
-        ({"p_value": 0.0}, ValueError, "p_value == 0.0, must be > 0."),
-        ({"p_value": 1}, ValueError, "p_value == 1, must be < 1."),
-        ({"p_value": float("nan")}, ValueError, "p_value == nan, must be > 0."),
-        ({"share": 0}, ValueError, "share == 0, must be > 0."),
-        ({"share": 1.5}, ValueError, "share == 1.5, must be <= 1."),
-        ({"min_samples": 1}, ValueError, "min_samples == 1, must be >= 2."),
-        ({"min_samples": 10.0}, TypeError, "min_samples must be an instance of Integral, not float."),
-        ({"p_value": "0.05"}, TypeError, "p_value must be an instance of Real, not str."),
-    ],
-)
-def test_parameters_are_checked(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
-    frame = pd.DataFrame({"a": np.arange(200.0)})
-
-    with pytest.raises(error, match=f"^{message.replace('.', '[.]')}$"):
-        detect_drift(frame, frame, numeric=["a"], categorical=[], **kwargs)  # type: ignore[arg-type]
+def test_correction_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="correction == 'holm', must be 'bh' or 'bonferroni'"):
+        adjust_p_values([0.1], "holm")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"p_values must lie in \[0, 1\]"):
+        adjust_p_values([0.1, np.nan])
 
 
-def test_feature_lists_are_checked() -> None:
-    frame = pd.DataFrame({"a": np.arange(200.0)})
-
-    with pytest.raises(ValueError, match="at least one feature is required"):
-        detect_drift(frame, frame, numeric=[], categorical=[])
-    with pytest.raises(ValueError, match="column 'a' is listed as both numeric and categorical"):
-        detect_drift(frame, frame, numeric=["a"], categorical=["a"])
-
-
-def test_feature_drift_rejects_unknown_method() -> None:
-    with pytest.raises(ValidationError):
-        FeatureDrift(
-            method="psi",
-            statistic=0.0,
-            p_value=1.0,
-            threshold=0.05,
-            drifted=False,
-            n_reference=1,
-            n_current=1,
-        )
+# lazy imports --------------------------------------------------------------------------------------------
 
 
 def test_importing_drift_does_not_import_scipy_stats_or_sklearn() -> None:

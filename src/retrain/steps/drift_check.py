@@ -1,29 +1,64 @@
-"""Drift check: every feature of the monitoring window against the champion's training data."""
+"""Drift check: the monitoring window against the champion's training data, and the champion's outputs.
+
+Signals, each one vote when enabled and given enough data (insufficient data never votes):
+
+- data set drift (always, when ``triggers.drift`` is set): every feature against
+  the champion snapshot's reference profile (:func:`retrain.drift.detect_drift`);
+- ``multivariate``: a domain classifier on the profile's row sample vs the window;
+- ``prediction``: the champion's logged predictions (or scores) against their
+  distribution on its holdout, recorded at training time;
+- ``prediction_difference``: how often champion and the latest candidate disagree on the window.
+
+The profile is read from S3 (written when the snapshot was made); an older
+snapshot without one, or one that lacks a feature, is profiled here from its data.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
+import json
+from typing import Any
 
-from retrain import registry, snapshot
-from retrain.config import DriftTrigger
+import pandas as pd
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict
+
+from retrain import aws, registry, snapshot
+from retrain.config import DriftTrigger, ModelConfig
 from retrain.contracts import CheckOut, Run
-from retrain.drift import detect_drift
-from retrain.observability import metrics
+from retrain.drift import (
+    MultivariateDrift,
+    PredictionDriftReport,
+    ReferenceProfile,
+    detect_drift,
+    domain_classifier,
+    prediction_difference,
+    prediction_drift,
+)
+from retrain.drift.profile import build_profile, reference_profile
+from retrain.errors import ConfigError, DataNotFound, InsufficientData
+from retrain.observability import logger, metrics
 from retrain.settings import Settings
 from retrain.steps.common import inference_window, load_model_config, window_bounds
 
+#: Largest ``details`` (JSON bytes) a check returns: Step Functions' payload limit is 256 KB for the whole state.
+MAX_DETAILS_BYTES = 120_000
+
 
 def run(run: Run, *, settings: Settings) -> CheckOut:
-    """Compare the window's features with the champion's snapshot (its reference).
+    """Compare the window with the champion's reference; one vote per enabled signal with enough data.
 
-    Raises :class:`~retrain.errors.ModelNotFound` when the model has no champion
-    and :class:`~retrain.errors.SchemaMismatch` naming a feature the window lacks.
+    Raises :class:`~retrain.errors.ModelNotFound` when the model has no
+    champion and :class:`~retrain.errors.ConfigError` when
+    ``triggers.drift.features`` names a column that is not a feature.
     """
     config = load_model_config(settings, run.model)
     trigger = config.triggers.drift
     policy = trigger or DriftTrigger()
+    try:
+        policy.check_features(config.features.numeric, config.features.categorical)
+    except ValueError as exc:
+        raise ConfigError(f"config of model {run.model!r}: {exc}") from exc
     champion = registry.require_champion(settings.registry_table, run.model)
-    reference, _ = snapshot.load(settings.artifact_bucket, run.model, champion["snapshot_id"])
     start, end = window_bounds(run)
     current, _ = inference_window(settings, config, start, end)
     if current.empty:
@@ -35,27 +70,269 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
             details={"share": 0.0, "drifted": False, "features": {}, "n_current": 0},
         )
+    profile, source = _reference(settings, config, champion["snapshot_id"])
+    model_profile = snapshot.load_model_profile(champion["artifact_uri"])
+    importances = model_profile.meta.get("importances") if model_profile is not None else None
     report = detect_drift(
-        reference,
+        profile,
         current,
         numeric=config.features.numeric,
         categorical=config.features.categorical,
         p_value=policy.p_value,
         share=policy.share,
         min_samples=policy.min_samples,
+        correction=policy.correction,
+        bins=policy.bins,
+        thresholds=policy.thresholds,
+        features=policy.features,
+        missing_threshold=policy.missing_threshold,
+        importances=importances,
+        importance_share=policy.importance_share,
+        ignore_columns=_monitoring_columns(config, current),
     )
+    details: dict[str, Any] = report.model_dump(mode="json")
+    details.update(n_current=len(current), n_reference=profile.n_rows, profile=source)
+    votes: list[bool] = []
+    reasons: list[str] = []
     if not report.insufficient:
-        metrics.add_dimension(name="model", value=run.model)
-        metrics.add_metric(name="DriftShare", unit=MetricUnit.NoUnit, value=report.share)
-        metrics.add_metric(name="DriftedFeatures", unit=MetricUnit.Count, value=report.n_drifted)
-    details = report.model_dump(mode="json")
-    details.update(n_current=len(current), n_reference=len(reference))
+        votes.append(report.drifted)
+        if report.drifted and report.reason:
+            reasons.append(report.reason)
+
+    checks: list[tuple[str, Any]] = []
+    if policy.multivariate is not None and not report.insufficient:
+        checks.append(("multivariate", _multivariate(policy, config, profile, current)))
+    if policy.prediction is not None:
+        checks.append(("prediction", _prediction(settings, policy, config, champion, model_profile, profile, current)))
+    if policy.prediction_difference is not None:
+        checks.append(("prediction_difference", _difference(settings, policy, config, champion, current)))
+    for name, outcome in checks:
+        details[name] = outcome.model_dump(mode="json")
+        fired = _fired(outcome)
+        if fired is None:
+            continue
+        votes.append(fired)
+        if fired and outcome.reason:
+            reasons.append(outcome.reason)
+
+    _publish(run.model, report, checks)
+    if trigger is None:
+        votes = []
+    details["votes"] = {
+        "dataset": None if report.insufficient else report.drifted,
+        **{name: _fired(outcome) for name, outcome in checks},
+    }
     return CheckOut(
         signal="drift",
         enabled=trigger is not None,
-        triggered=trigger is not None and report.drifted,
+        triggered=trigger is not None and any(votes),
         insufficient=report.insufficient,
-        votes=[report.drifted] if trigger is not None and not report.insufficient else [],
-        reason=report.reason if report.drifted or report.insufficient else None,
-        details=details,
+        votes=votes,
+        reason="; ".join(reasons) if reasons else (report.reason if report.insufficient else None),
+        details=_fit(details),
     )
+
+
+# ------------------------------------------------------------------ reference
+def _reference(settings: Settings, config: ModelConfig, snapshot_id: str) -> tuple[ReferenceProfile, str]:
+    """The champion snapshot's stored profile (``"stored"``), or one profiled now from its data (``"computed"``)."""
+    stored = snapshot.load_profile(settings.artifact_bucket, config.model, snapshot_id)
+    if stored is not None and not stored.lacking(config.features.numeric, config.features.categorical):
+        return stored, "stored"
+    frame, _ = snapshot.load(settings.artifact_bucket, config.model, snapshot_id)
+    logger.info("profiling snapshot %s: no stored profile covers every feature", snapshot_id[:12])
+    return reference_profile(config, frame, meta={"model": config.model, "snapshot_id": snapshot_id}), "computed"
+
+
+def _monitoring_columns(config: ModelConfig, current: pd.DataFrame) -> list[str]:
+    mon = config.monitoring
+    prefix = getattr(mon, "proba_prefix", None)
+    names = [mon.id_column, mon.timestamp_column, mon.prediction_column, getattr(mon, "flagged_column", "flagged")]
+    if prefix:
+        names += [str(c) for c in current.columns if str(c).startswith(prefix)]
+    return names
+
+
+# ------------------------------------------------------------------ more signals
+def _fired(outcome: Any) -> bool | None:
+    """The vote of a signal's outcome: None when it had too little data."""
+    if getattr(outcome, "insufficient", False):
+        return None
+    return bool(getattr(outcome, "fired", getattr(outcome, "drifted", False)))
+
+
+class Unavailable(BaseModel):
+    """A signal that could not be computed (insufficient data: it does not vote), with why."""
+
+    model_config = ConfigDict(extra="allow")
+
+    insufficient: bool = True
+    reason: str
+
+
+def _unavailable(reason: str, **fields: Any) -> Unavailable:
+    return Unavailable(reason=reason, **fields)
+
+
+def _multivariate(policy: DriftTrigger, config: ModelConfig, profile: ReferenceProfile, current: pd.DataFrame) -> Any:
+    settings = policy.multivariate
+    assert settings is not None
+    try:
+        result: MultivariateDrift = domain_classifier(
+            profile,
+            current,
+            numeric=[c for c in config.features.numeric if c in current.columns],
+            categorical=[c for c in config.features.categorical if c in current.columns],
+            auc_threshold=settings.auc,
+            p_value=policy.p_value,
+            folds=settings.folds,
+            max_rows=settings.max_rows,
+            seed=config.training.seed,
+        )
+    except InsufficientData as exc:
+        return _unavailable(f"insufficient data: {exc}")
+    return result
+
+
+def _prediction(
+    settings: Settings,
+    policy: DriftTrigger,
+    config: ModelConfig,
+    champion: dict[str, Any],
+    model_profile: ReferenceProfile | None,
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+) -> Any:
+    options = policy.prediction
+    assert options is not None
+    mon = config.monitoring
+    if model_profile is None:
+        model_profile = _predictions_of_sample(settings, config, champion, profile)
+        if model_profile is None:
+            return _unavailable("insufficient data: the champion has no reference distribution of its predictions")
+    on, values = "prediction", current.get(mon.prediction_column)
+    positive = model_profile.meta.get("positive_class")
+    score_column = f"{getattr(mon, 'proba_prefix', 'proba_')}{positive}" if positive is not None else None
+    if score_column and score_column in current.columns and "score" in model_profile.columns:
+        on, values = "score", current[score_column]
+    if values is None:
+        return _unavailable(f"insufficient data: the inference log has no {mon.prediction_column!r} column")
+    reference = model_profile.columns.get(on)
+    if reference is None:
+        return _unavailable(f"insufficient data: no reference distribution of {on!r}")
+    result: PredictionDriftReport = prediction_drift(
+        reference,
+        values,
+        on=on,
+        method=options.method,
+        threshold=options.threshold,
+        p_value=policy.p_value,
+        bins=policy.bins,
+        min_samples=options.min_samples,
+    )
+    return result
+
+
+def _predictions_of_sample(
+    settings: Settings, config: ModelConfig, champion: dict[str, Any], profile: ReferenceProfile
+) -> ReferenceProfile | None:
+    """Fallback for a champion trained before model profiles: its predictions on the reference's row sample."""
+    if profile.sample is None or profile.sample.empty:
+        return None
+    model = _load_model(champion["artifact_uri"], champion["sha256"])
+    from retrain import training
+
+    sample = profile.sample.reindex(columns=config.features.all)
+    predictions = training.predict(model, sample, config, source="reference sample")
+    numeric, categorical = ([], ["prediction"]) if config.problem == "classification" else (["prediction"], [])
+    return build_profile(
+        pd.DataFrame({"prediction": predictions}), numeric=numeric, categorical=categorical, sample_rows=0
+    )
+
+
+def _load_model(uri: str, sha256: str) -> Any:
+    from retrain import training
+
+    bucket, key = aws.split_uri(uri)
+    return training.loads(aws.get_bytes(bucket, key), expected_sha256=sha256)
+
+
+def _difference(
+    settings: Settings, policy: DriftTrigger, config: ModelConfig, champion: dict[str, Any], current: pd.DataFrame
+) -> Any:
+    options = policy.prediction_difference
+    assert options is not None
+    champion_version = int(champion["version"])
+    newer = [
+        v
+        for v in registry.list_versions(settings.registry_table, config.model)
+        if int(v["version"]) > champion_version and v.get("status") in ("candidate", "rejected")
+    ]
+    if not newer:
+        return _unavailable(
+            f"insufficient data: no candidate newer than the champion v{champion_version}",
+            champion_version=champion_version,
+        )
+    candidate = max(newer, key=lambda v: int(v["version"]))
+    from retrain import training
+
+    try:
+        champion_model = _load_model(champion["artifact_uri"], champion["sha256"])
+        candidate_model = _load_model(candidate["artifact_uri"], candidate["sha256"])
+    except DataNotFound as exc:
+        return _unavailable(f"insufficient data: {exc}", champion_version=champion_version)
+    rows = current.reindex(columns=config.features.all)
+    result = prediction_difference(
+        training.predict(champion_model, rows, config, source="current window"),
+        training.predict(candidate_model, rows, config, source="current window"),
+        problem=config.problem,
+        tolerance=options.tolerance,
+        max_rate=options.max_rate,
+        min_samples=options.min_samples,
+    )
+    return result.model_copy(update={"champion_version": champion_version, "candidate_version": candidate["version"]})
+
+
+# ------------------------------------------------------------------ output
+def _publish(model: str, report: Any, checks: list[tuple[str, Any]]) -> None:
+    """EMF metrics (dimension ``model``) for alarms and dashboards."""
+    values: list[tuple[str, MetricUnit, float]] = []
+    if not report.insufficient:
+        values += [
+            ("DriftShare", MetricUnit.NoUnit, report.share),
+            ("DriftedFeatures", MetricUnit.Count, report.n_drifted),
+            ("SchemaDriftColumns", MetricUnit.Count, len(report.schema_drifted)),
+        ]
+        if report.weighted_share is not None:
+            values.append(("ImportanceWeightedDriftShare", MetricUnit.NoUnit, report.weighted_share))
+    for name, outcome in checks:
+        if getattr(outcome, "insufficient", False):
+            continue
+        if name == "multivariate":
+            values.append(("DomainClassifierAuc", MetricUnit.NoUnit, outcome.auc))
+        elif name == "prediction" and outcome.result is not None:
+            values.append(("PredictionDriftEffect", MetricUnit.NoUnit, outcome.result.effect))
+        elif name == "prediction_difference" and outcome.rate is not None:
+            values.append(("PredictionDifferenceRate", MetricUnit.NoUnit, outcome.rate))
+    if not values:
+        return
+    metrics.add_dimension(name="model", value=model)
+    for name, unit, value in values:
+        metrics.add_metric(name=name, unit=unit, value=float(value))
+
+
+def _fit(details: dict[str, Any]) -> dict[str, Any]:
+    """Keep ``details`` under :data:`MAX_DETAILS_BYTES`: drop the least drifted features' entries if needed."""
+    if len(json.dumps(details, default=str)) <= MAX_DETAILS_BYTES:
+        return details
+    features: dict[str, Any] = details["features"]
+    ranked = sorted(features, key=lambda n: (not features[n]["drifted"], -float(features[n]["effect"])))
+    kept: dict[str, Any] = {}
+    budget = MAX_DETAILS_BYTES - len(json.dumps({**details, "features": {}}, default=str)) - 200
+    for name in ranked:
+        size = len(json.dumps({name: features[name]}, default=str))
+        if size > budget:
+            break
+        kept[name] = features[name]
+        budget -= size
+    return {**details, "features": kept, "features_omitted": len(features) - len(kept)}

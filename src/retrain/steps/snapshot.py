@@ -17,7 +17,8 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
     """Labelled production rows of the training window (plus an optional sample of the reference).
 
     The rows are put in time order, so the manifest's holdout is the most recent
-    part. Raises :class:`~retrain.errors.InsufficientData` below ``training.min_rows``.
+    part. The snapshot's drift reference profile is stored next to it. Raises
+    :class:`~retrain.errors.InsufficientData` below ``training.min_rows``.
     """
     config = load_model_config(settings, run.model)
     mon = config.monitoring
@@ -46,7 +47,7 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
             f"{config.training.min_rows} ({run.training_window_start} to {run.window_end})"
         )
     frame = frame.reset_index(drop=True)
-    return snapshot.create(
+    ref = snapshot.create(
         settings.artifact_bucket,
         config.model,
         frame,
@@ -55,3 +56,6 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
         timestamp_column=mon.timestamp_column,
         extra={"window": {"start": run.training_window_start, "end": run.window_end}, "trigger": run.trigger},
     )
+    # The drift reference once this snapshot's model is champion: profiled now, while the data is in memory.
+    snapshot.ensure_profile(settings.artifact_bucket, config, ref.id, frame)
+    return ref

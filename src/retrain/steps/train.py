@@ -5,14 +5,22 @@ from __future__ import annotations
 import platform
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Any
+
+import pandas as pd
 
 from retrain import __version__, aws, registry, snapshot, training
 from retrain.config import ModelConfig
 from retrain.contracts import Candidate, RegistryKey, Run, SnapshotRef
+from retrain.drift.profile import ReferenceProfile, build_profile, category_key
+from retrain.errors import InsufficientData
 from retrain.settings import Settings
 from retrain.steps.common import load_model_config
 
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
+
+#: Below this many holdout rows, a model's profile is computed on the whole snapshot instead.
+MIN_PROFILE_ROWS = 100
 
 
 def library_versions() -> dict[str, str]:
@@ -25,12 +33,40 @@ def library_versions() -> dict[str, str]:
     return found
 
 
+def model_profile(config: ModelConfig, model: Any, train_part: pd.DataFrame, holdout: pd.DataFrame) -> ReferenceProfile:
+    """What the drift check needs from a model: its permutation importances and the distribution of its outputs.
+
+    Both are computed on the snapshot's holdout (rows the model did not see),
+    or on the whole snapshot when the holdout has fewer than
+    :data:`MIN_PROFILE_ROWS` rows. The profile has a ``prediction`` column
+    (classes, or regression values) and, for a binary classifier with
+    ``predict_proba``, a ``score`` column (the positive class's probability);
+    its ``meta`` holds ``importances`` (feature -> score drop; absent without
+    labelled rows) and the scorer used.
+    """
+    data = holdout if len(holdout) >= MIN_PROFILE_ROWS else pd.concat([train_part, holdout], ignore_index=True)
+    meta: dict[str, Any] = {"source": "holdout" if data is holdout else "snapshot", "rows": len(data)}
+    try:
+        meta["importances"] = training.permutation_importances(model, data, config, seed=config.training.seed)
+        meta["importance_scorer"] = training.importance_scorer(config)
+    except InsufficientData as exc:
+        meta["importances_unavailable"] = str(exc)
+    columns: dict[str, Any] = {"prediction": training.predict(model, data, config, source="holdout")}
+    numeric, categorical = ([], ["prediction"]) if config.problem == "classification" else (["prediction"], [])
+    classes = list(getattr(model, "classes_", []))
+    if config.problem == "classification" and len(classes) == 2 and hasattr(model, "predict_proba"):
+        columns["score"] = model.predict_proba(training.feature_frame(data, config, source="holdout"))[:, 1]
+        numeric.append("score")
+        meta["positive_class"] = category_key(classes[1])
+    return build_profile(pd.DataFrame(columns), numeric=numeric, categorical=categorical, sample_rows=0, meta=meta)
+
+
 def fit_and_register(
     settings: Settings, config: ModelConfig, ref: SnapshotRef, *, trigger: str, execution: str
 ) -> Candidate:
-    """Fit the configured pipeline on the snapshot's train part; store the artifact; register it."""
+    """Fit the configured pipeline on the snapshot's train part; store the artifact and its profile; register it."""
     frame, manifest = snapshot.load(settings.artifact_bucket, config.model, ref.id)
-    train_part, _ = snapshot.split(frame, manifest)
+    train_part, holdout = snapshot.split(frame, manifest)
     started = datetime.now(UTC)
     model = training.fit(config, train_part)
     blob = training.dumps(model)
@@ -39,6 +75,8 @@ def fit_and_register(
     key = f"models/{config.model}/v{version}/model.skops"
     aws.put_bytes(settings.artifact_bucket, key, blob)
     artifact_uri = aws.uri(settings.artifact_bucket, key)
+    profile = model_profile(config, model, train_part, holdout)
+    profile_uri = snapshot.write_model_profile(artifact_uri, profile)
     registry_key = registry.register_version(
         settings.registry_table,
         config.model,
@@ -55,6 +93,8 @@ def fit_and_register(
             "execution": execution,
             "trained_rows": len(train_part),
             "training_seconds": round((datetime.now(UTC) - started).total_seconds(), 3),
+            "model_profile_uri": profile_uri,
+            "importances": profile.meta.get("importances"),
             "libraries": library_versions(),
         },
     )

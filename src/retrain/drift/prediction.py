@@ -1,0 +1,190 @@
+"""Prediction drift and the prediction difference rate.
+
+Prediction drift compares the distribution of the champion's outputs in the
+current window (its classes, its scores or its regression values) with their
+reference distribution, recorded when the champion was trained: the same
+significance-and-effect verdict as a feature (:mod:`retrain.drift.univariate`).
+
+The prediction difference rate is the share of current rows on which the
+champion and the latest candidate disagree (regression: differ by more than a
+tolerance). It says how differently the two models would serve today's
+traffic.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from pydantic import BaseModel
+
+from retrain.config import DriftFeature, DriftMethod, Problem
+from retrain.drift._params import check_scalar
+from retrain.drift.profile import ColumnProfile, NumericProfile, ReferenceProfile, category_key
+from retrain.drift.univariate import FeatureDrift, detect_drift
+
+
+class PredictionDriftReport(BaseModel):
+    """Drift of the champion's predictions."""
+
+    on: str
+    result: FeatureDrift | None
+    drifted: bool
+    insufficient: bool
+    reason: str | None
+    n_reference: int
+    n_current: int
+
+
+class PredictionDifferenceReport(BaseModel):
+    """How often champion and candidate disagree on the current window."""
+
+    rate: float | None
+    n: int
+    n_different: int
+    tolerance: float
+    max_rate: float
+    fired: bool
+    insufficient: bool
+    reason: str | None
+    champion_version: int | None = None
+    candidate_version: int | None = None
+
+
+def prediction_drift(
+    reference: ColumnProfile,
+    current: pd.Series | np.ndarray,
+    *,
+    on: str = "prediction",
+    method: DriftMethod = "auto",
+    threshold: float | None = None,
+    p_value: float = 0.05,
+    bins: int = 10,
+    min_samples: int = 100,
+) -> PredictionDriftReport:
+    """Drift of predictions against their reference distribution.
+
+    Parameters
+    ----------
+    reference : NumericProfile or CategoricalProfile
+        The reference distribution (classes are categorical; scores and regression values numeric).
+    current : pandas.Series or numpy.ndarray
+        The current window's predictions.
+    on : str, default "prediction"
+        What is compared (``prediction`` or ``score``), for the report.
+    method, threshold, p_value, bins, min_samples
+        As for a feature in :func:`~retrain.drift.univariate.detect_drift` (no
+        correction: one test, at level ``p_value``).
+
+    Returns
+    -------
+    PredictionDriftReport
+    """
+    series = current if isinstance(current, pd.Series) else pd.Series(np.asarray(current))
+    profile = ReferenceProfile(columns={on: reference}, n_rows=reference.n_rows, schema={})
+    numeric = [on] if isinstance(reference, NumericProfile) else []
+    categorical = [] if numeric else [on]
+    report = detect_drift(
+        profile,
+        pd.DataFrame({on: series.reset_index(drop=True)}),
+        numeric=numeric,
+        categorical=categorical,
+        p_value=p_value,
+        share=1.0,
+        min_samples=min_samples,
+        bins=bins,
+        features={on: DriftFeature(method=method, threshold=threshold)},
+        importance_share=None,
+    )
+    result = report.features.get(on)
+    reason = None
+    if report.insufficient:
+        reason = report.reason
+    elif result is not None and result.drifted:
+        reason = (
+            f"{on} drift: {result.method} {result.effect:.3g} >= {result.threshold:g} "
+            f"({result.test} p {result.p_value_adjusted:.2g})"
+        )
+    return PredictionDriftReport(
+        on=on,
+        result=result,
+        drifted=bool(result is not None and result.drifted),
+        insufficient=report.insufficient,
+        reason=reason,
+        n_reference=reference.n_rows,
+        n_current=len(series),
+    )
+
+
+def prediction_difference(
+    champion: ArrayLike,
+    candidate: ArrayLike,
+    *,
+    problem: Problem,
+    tolerance: float = 0.0,
+    max_rate: float = 0.1,
+    min_samples: int = 100,
+) -> PredictionDifferenceReport:
+    """Share of rows where two models' predictions differ.
+
+    Classification: the predicted classes differ (compared as category keys,
+    so ``1`` and ``"1"`` agree). Regression: ``|champion - candidate| >
+    tolerance``; a NaN on one side only is a difference.
+
+    Parameters
+    ----------
+    champion, candidate : array-like, 1-D, same length
+    problem : {"classification", "regression"}
+    tolerance : float, default 0
+        Regression only: the absolute difference that still counts as agreement.
+    max_rate : float, default 0.1
+        Rate at which the signal fires, in (0, 1].
+    min_samples : int, default 100
+        Fewer rows are insufficient data (no verdict).
+
+    Raises
+    ------
+    ValueError
+        Lengths differ, or a parameter is out of range.
+    """
+    check_scalar(tolerance, "tolerance", Real, min_val=0)
+    check_scalar(max_rate, "max_rate", Real, min_val=0, max_val=1, include_boundaries="right")
+    check_scalar(min_samples, "min_samples", Integral, min_val=1)
+    a, b = np.asarray(champion).ravel(), np.asarray(candidate).ravel()
+    if a.size != b.size:
+        raise ValueError(f"champion has {a.size} predictions but candidate has {b.size}; they must match.")
+    if problem == "regression":
+        x, y = a.astype(np.float64), b.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            different = np.abs(x - y) > tolerance
+        different |= np.isnan(x) ^ np.isnan(y)
+    elif problem == "classification":
+        different = np.array([category_key(u) != category_key(v) for u, v in zip(a, b, strict=True)], dtype=bool)
+    else:
+        raise ValueError(f"problem == {problem!r}, must be 'classification' or 'regression'.")
+    n, n_different = int(a.size), int(different.sum())
+    if n < min_samples:
+        return PredictionDifferenceReport(
+            rate=None,
+            n=n,
+            n_different=n_different,
+            tolerance=tolerance,
+            max_rate=max_rate,
+            fired=False,
+            insufficient=True,
+            reason=f"insufficient data: {n} rows < min_samples {min_samples}",
+        )
+    rate = n_different / n
+    fired = rate >= max_rate
+    return PredictionDifferenceReport(
+        rate=rate,
+        n=n,
+        n_different=n_different,
+        tolerance=tolerance,
+        max_rate=max_rate,
+        fired=fired,
+        insufficient=False,
+        reason=f"champion and candidate differ on {rate:.1%} of {n} rows (>= {max_rate:.1%})" if fired else None,
+    )
