@@ -460,6 +460,10 @@ class ModelConfig(_Strict):
             )
         if self.target in self.features.all:
             raise ValueError(f"target {self.target!r} is also listed as a feature")
+        if self.triggers.drift is not None:
+            self.triggers.drift.check_features(self.features.numeric, self.features.categorical)
+        if self.triggers.estimated is not None and self.problem != "classification":
+            raise ValueError("triggers.estimated: label-free estimation applies to classification only")
         for column in self.validation.slices.columns if self.validation.slices else []:
             if column not in self.features.categorical:
                 raise ValueError(f"validation.slices.columns: {column!r} is not a categorical feature")

@@ -3,7 +3,8 @@
 Stable field names (later versions add fields, never rename these): ``outcome``
 (promoted | rejected | no-retrain | already-running | duplicate | cooldown | failed), ``trigger``,
 ``execution_arn``, ``triggered``, ``reasons``, ``champion_version`` (after the
-run), ``checks`` (``metrics``, ``drift``), ``candidate``, ``champion``,
+run), ``checks`` (``metrics``, ``drift``, ``flagged``, ``estimated``), ``snapshot``,
+``candidate``, ``champion``, ``lineage``,
 ``gates``, ``error``.
 """
 

@@ -16,6 +16,7 @@ from retrain import aws, registry, snapshot, training
 from retrain.config import loads_config
 from retrain.demo import generate_churn
 from retrain.errors import ConfigError, ModelNotFound
+from retrain.layout import config_key
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +204,8 @@ def test_per_feature_settings_naming_no_feature_are_a_config_error(module_churn:
     text = module_churn.text.replace("model: churn\n", "model: churn-typo\n").replace(
         "  drift: {share: 0.3}\n", "  drift: {share: 0.3, features: {tenure: {critical: true}}}\n"
     )
-    deploy(module_churn.cloud, loads_config(text), text)
+    # (written as is: validate-config and deploy refuse it, so only a hand-edited object gets there)
+    aws.put_bytes(module_churn.settings.data_bucket, config_key("churn-typo"), text.encode())
 
     response = invoke(module_churn.cloud, "drift_check", run_input(STABLE_END, model="churn-typo"))
 

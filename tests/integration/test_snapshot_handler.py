@@ -88,7 +88,7 @@ def test_the_same_window_twice_is_the_same_snapshot_written_once(module_churn: D
     bucket, key = aws.split_uri(frozen.ref["uri"])
     prefix = key.rpartition("/")[0] + "/"
     keys = [obj["key"] for obj in aws.list_objects(bucket, prefix)]
-    assert keys == [prefix + "data.parquet", prefix + "manifest.json"]
+    assert keys == [prefix + "data.parquet", prefix + "manifest.json", prefix + "profile.npz"]
     versions = module_churn.cloud.client("s3").list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
     assert len(versions) == 1
 

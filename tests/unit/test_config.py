@@ -555,3 +555,29 @@ validation:
 """
     with pytest.raises(ConfigError, match="validation.slices.columns: 'tenure' is not a categorical feature"):
         loads_config(text)
+
+
+def test_a_drift_setting_for_an_unknown_feature_is_refused_at_load():
+    text = """model: churn
+problem: classification
+target: label
+features: {numeric: [tenure], categorical: [plan]}
+triggers:
+  drift: {features: {tenur: {method: ks}}}
+training: {estimator: LogisticRegression}
+"""
+    with pytest.raises(ConfigError, match="triggers.drift.features.tenur"):
+        loads_config(text)
+
+
+def test_label_free_estimation_is_refused_for_regression():
+    text = """model: prices
+problem: regression
+target: price
+features: {numeric: [area]}
+triggers:
+  estimated: {metric: accuracy, min: 0.8}
+training: {estimator: Ridge}
+"""
+    with pytest.raises(ConfigError, match="triggers.estimated"):
+        loads_config(text)
