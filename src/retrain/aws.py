@@ -135,10 +135,6 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, indent=2, default=str).encode()
 
 
-def put_json(bucket: str, key: str, value: Any) -> str:
-    return put_bytes(bucket, key, json_bytes(value), content_type="application/json")
-
-
 def get_json(bucket: str, key: str) -> Any:
     return json.loads(get_bytes(bucket, key))
 

@@ -252,20 +252,6 @@ def _move_pointer(
     )
 
 
-def reject(table: str, model: str, version: int, reasons: list[str]) -> None:
-    """Mark a candidate rejected, with the failed gates' reasons."""
-    aws.dynamodb().update_item(
-        TableName=table,
-        Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-        UpdateExpression="SET #s = :rejected, reasons = :reasons, rejected_at = :now",
-        ConditionExpression="#s = :candidate",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues=_to_item(
-            {":rejected": "rejected", ":candidate": "candidate", ":reasons": reasons, ":now": _now()}
-        ),
-    )
-
-
 def record_validation(
     table: str,
     model: str,

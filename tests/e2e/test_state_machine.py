@@ -55,6 +55,19 @@ def _deploy(cloud, reference, text=CONFIG_TEXT):
     return settings
 
 
+def _hold_lock(cloud, table, owner, *, expires_in):
+    """Write the model's lock as a run named ``owner`` would, expiring ``expires_in`` seconds from now."""
+    cloud.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "MODEL#churn"},
+            "sk": {"S": "LOCK"},
+            "owner": {"S": owner},
+            "expires_at": {"N": str(int(time.time()) + expires_in)},
+        },
+    )
+
+
 def _lock(cloud, model="churn"):
     table = settings_of(cloud).registry_table
     item = cloud.client("dynamodb").get_item(
@@ -143,16 +156,7 @@ def test_a_candidate_below_the_floor_is_rejected_and_recorded(cloud, reference, 
 
 def test_a_second_trigger_while_one_runs_ends_already_running(cloud, reference):
     # Given a run in progress (its lock is held and not expired)
-    table = _deploy(cloud, reference).registry_table
-    cloud.client("dynamodb").put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "MODEL#churn"},
-            "sk": {"S": "LOCK"},
-            "owner": {"S": "another-execution"},
-            "expires_at": {"N": str(int(time.time()) + 600)},
-        },
-    )
+    _hold_lock(cloud, _deploy(cloud, reference).registry_table, "another-execution", expires_in=600)
 
     # When the schedule fires
     execution = cloud.fire_schedule()[0]
@@ -165,16 +169,7 @@ def test_a_second_trigger_while_one_runs_ends_already_running(cloud, reference):
 
 
 def test_an_expired_lock_is_taken_over(cloud, reference):
-    table = _deploy(cloud, reference).registry_table
-    cloud.client("dynamodb").put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "MODEL#churn"},
-            "sk": {"S": "LOCK"},
-            "owner": {"S": "crashed-execution"},
-            "expires_at": {"N": str(int(time.time()) - 1)},
-        },
-    )
+    _hold_lock(cloud, _deploy(cloud, reference).registry_table, "crashed-execution", expires_in=-1)
 
     described = cloud.wait(cloud.fire_schedule()[0])
 
