@@ -6,22 +6,40 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON312 := $(shell scripts/find-python312)
+TOOLS  ?= .tools
+TOOLS_STAMP := $(TOOLS)/.installed
+LOCK   := layers/constraints.txt
+# sam build checks the functions' runtime against a python3.12 on PATH (a pyenv shim that
+# cannot run 3.12 fails that check): put the interpreter we found first.
+SAM_ENV := PATH="$(dir $(PYTHON312)):$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv demo test unit integration e2e lint layers bench clean
+.PHONY: help venv tools demo test unit integration e2e lint build size smoke test-build bench lock clean
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline locally on a bundled example"
 	@echo "make test   - set up .venv, lint, and run unit, integration and e2e tests"
 	@echo "make lint   - ruff, mypy, cfn-lint on template.yaml, statelint on the ASL"
-	@echo "make layers - build the Lambda layers for python3.12/x86_64 and report their sizes"
+	@echo "make build  - sam build: functions and the trimmed, pinned layers into .aws-sam/build"
+	@echo "make size   - every built function's code + layers in MB (fails over Lambda's 250 MB)"
+	@echo "make test-build - run every built function in a bare python3.12 against a moto server"
 	@echo "make bench  - run the benchmarks"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON312)" || { echo "python3.12 not found (tried PATH and pyenv)"; exit 1; }
 	test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c $(LOCK)
 	touch $(STAMP)
+
+# The SAM CLI and checkov live in their own venv: their dependencies never touch the runtime's.
+$(TOOLS_STAMP): tools/requirements.txt
+	@test -n "$(PYTHON312)" || { echo "python3.12 not found (tried PATH and pyenv)"; exit 1; }
+	test -x $(TOOLS)/bin/python || $(PYTHON312) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --upgrade pip
+	$(TOOLS)/bin/python -m pip install -q -r tools/requirements.txt
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
 
 venv: $(STAMP)
 
@@ -39,7 +57,7 @@ lint: $(STAMP)
 # every small fit several times slower (measured: one fit 6.7 s threaded vs 0.32 s single-threaded).
 test: export OMP_NUM_THREADS = 1
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not build"
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
@@ -50,8 +68,24 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
-layers: $(STAMP)
-	$(PY) layers/build.py --out .aws-layers --smoke
+# sam build is the build: the layers come from layers/Makefile (the trimmed, pinned recipe).
+build: $(TOOLS_STAMP)
+	@test -n "$(PYTHON312)" || { echo "make build: python3.12 not found (tried PATH and pyenv)"; exit 1; }
+	$(SAM_ENV) $(TOOLS)/bin/sam build --template template.yaml
+
+size: $(STAMP)
+	$(PY) layers/build.py size
+
+smoke: $(STAMP)
+	$(PY) layers/build.py smoke
+
+# The built artifact runs: each function from .aws-sam/build in a bare python3.12, against a moto server.
+test-build: export OMP_NUM_THREADS = 1
+test-build: build size
+	$(PY) -m pytest -q -m build tests/build
+
+lock: $(STAMP)
+	$(PY) layers/lock.py
 
 bench: $(STAMP)
 	@shopt -s nullglob; files=(benchmarks/*.py); test $${#files[@]} -gt 0 || { echo "no benchmarks yet"; exit 0; }; \
@@ -59,4 +93,4 @@ bench: $(STAMP)
 
 
 clean:
-	rm -rf $(VENV) retrain-out .aws-layers .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) retrain-out .aws-sam .lambda-runtime .pytest_cache .mypy_cache .ruff_cache

@@ -1,38 +1,50 @@
-"""Build the Lambda layers for python3.12 / x86_64 and measure every function against the 250 MB limit.
+"""Build the Lambda layers for python3.12 / x86_64, and measure every built function against the 250 MB limit.
 
-What ``sam build`` does for each ``AWS::Serverless::LayerVersion`` (pip install of the
-layer's requirements.txt into ``python/``), plus the trimming ``sam build`` does not do:
+``sam build`` calls this for each ``AWS::Serverless::LayerVersion`` (``BuildMethod: makefile``:
+``layers/Makefile`` has one ``build-<LayerLogicalId>`` target per layer), so ``.aws-sam/build``
+holds exactly these layers. What a plain ``BuildMethod: python3.12`` layer would not do:
 
 - wheels for CPython 3.12 on glibc x86_64, with both the ``manylinux_2_28`` and the
-  ``manylinux2014`` tags (either one alone picks old releases or finds no wheel);
+  ``manylinux2014`` tags (either one alone picks old releases or finds no wheel), every
+  version pinned by ``layers/constraints.txt`` (written by ``layers/lock.py``);
 - boto3/botocore are left out (the runtime has them);
 - tests, caches, C/Cython sources and headers removed, shared objects stripped
   (never inside ``*.libs/``: those vendored libraries stop loading when stripped);
 - ``.pyc`` compiled by python3.12 (the runtime cannot use other versions' caches,
-  and importing without them is 3x slower); the largest trees ship bytecode only;
-- ``--smoke`` then runs ``layers/smoke.py`` on the built layers alone (``python3.12 -I -S``):
-  imports, a fit, a safe artifact round trip, drift tests, a Parquet round trip, with timings.
+  and importing without them is 3x slower); the largest trees ship bytecode only.
 
-Then, reading template.yaml, each function's unzipped size is its code plus all its
-layers (Globals' and its own), printed against Lambda's 250 MB limit.
+Commands::
 
-    python layers/build.py --out .aws-layers
+    python3.12 layers/build.py layer ScienceLayer --into DIR   # one layer into DIR/python (sam build runs this)
+    python layers/build.py size [--build-dir .aws-sam/build]    # code + layers per function, fails over 250 MB
+    python layers/build.py smoke [--build-dir .aws-sam/build]   # layers/smoke.py on the built layers alone
+
+The ``layer`` command needs only the standard library and pip (``sam build`` runs it with python3.12).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from retrain.local.template import function_properties, load_template  # noqa: E402
-
-LIMIT_MB = 250.0
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LOCK = HERE / "constraints.txt"
+#: What each dependency layer installs; ``RetrainLibLayer`` is the package itself (``src/retrain``).
+REQUIREMENTS = {
+    "CoreDepsLayer": HERE / "core" / "requirements.txt",
+    "ScienceLayer": HERE / "science" / "requirements.txt",
+}
+LIBRARY = {"RetrainLibLayer": ROOT / "src" / "retrain"}
+#: Lambda's limit on a function's unzipped code plus all its layers: 262,144,000 bytes.
+LIMIT_BYTES = 262_144_000
+#: What every function must stay under (a margin below the limit for growth).
+GOAL_MB = 220.0
 # Every glibc tag the python3.12 runtime (Amazon Linux 2023, glibc 2.34) runs. Naming only
 # manylinux2014 picks old releases; naming only manylinux_2_28 finds no pydantic-core wheel.
 PLATFORM = [
@@ -52,22 +64,22 @@ UNUSED = ("prettytable", "wcwidth", "skops/card")
 SOURCELESS = ("numpy", "pandas", "scipy", "sklearn", "narwhals")
 
 
-def size_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+class BuildError(Exception):
+    """A build that cannot go on; its message is the one line the user sees."""
 
 
-def python312() -> str:
-    found = subprocess.run([str(ROOT / "scripts" / "find-python312")], capture_output=True, text=True, check=True)
-    return found.stdout.strip()
+def size_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def trim(site: Path) -> None:
-    for name in UNUSED:
+    for name in (*UNUSED, *RUNTIME_PROVIDED):
         for path in site.glob(f"{name}*"):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
-    for name in RUNTIME_PROVIDED:
-        for path in site.glob(f"{name}*"):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+            _remove(path)
     for path in sorted(site.rglob("*"), key=lambda p: -len(p.parts)):
         relative = path.relative_to(site).as_posix()
         if any(relative.startswith(keep) for keep in KEEP_TEST_PACKAGES):
@@ -84,74 +96,134 @@ def trim(site: Path) -> None:
             subprocess.run([strip, "--strip-unneeded", str(lib)], capture_output=True, check=False)
 
 
-def build_layer(name: str, content: Path, out: Path, interpreter: str) -> Path:
-    target = out / name / "python"
-    shutil.rmtree(out / name, ignore_errors=True)
-    target.mkdir(parents=True)
-    requirements = content / "requirements.txt"
-    if requirements.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--only-binary=:all:", *PLATFORM]
-            + ["--target", str(target), "-r", str(requirements)],
-            check=True,
-        )
-        trim(target)
-    else:
-        shutil.copytree(content, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+def compile_tree(target: Path) -> None:
+    """Bytecode for python3.12: the largest trees sourceless, the rest beside their sources."""
     for package in SOURCELESS:
         tree = target / package
         if not tree.is_dir():
             continue
-        subprocess.run([interpreter, "-m", "compileall", "-q", "-b", "-j", "2", str(tree)], check=True)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-b", "-j", "2", str(tree)], check=True)
         for source in tree.rglob("*.py"):
             if source.with_suffix(".pyc").exists():
                 source.unlink()
         for cache in tree.rglob("__pycache__"):
             shutil.rmtree(cache, ignore_errors=True)
-    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "2", str(target)], check=False)
-    return out / name
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "2", str(target)], check=False)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / ".aws-layers"))
-    parser.add_argument("--smoke", action="store_true", help="run layers/smoke.py on the built layers alone")
-    args = parser.parse_args()
-    out = Path(args.out)
-    template = load_template(ROOT / "template.yaml")
-    interpreter = python312()
-    layers: dict[str, float] = {}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            built = build_layer(logical_id, ROOT / resource["Properties"]["ContentUri"], out, interpreter)
-            layers[logical_id] = size_mb(built)
-            print(f"layer {logical_id:<16} {layers[logical_id]:7.1f} MB unzipped")
-    print(f"\n{'function':<22} {'code MB':>8} {'layers MB':>10} {'total MB':>9}  limit {LIMIT_MB:.0f} MB")
-    worst = 0.0
-    for logical_id, resource in template["Resources"].items():
+def pip_install(name: str, requirements: Path, target: Path) -> None:
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--only-binary=:all:", *PLATFORM]
+    command += ["--disable-pip-version-check", "--target", str(target), "-r", str(requirements), "-c", str(LOCK)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip() and "WARNING" not in ln]
+        last = lines[-1].strip() if lines else f"pip exited {done.returncode}"
+        raise BuildError(
+            f"{name}: pip could not install {requirements.relative_to(ROOT)} for python3.12/manylinux x86_64 "
+            f"(is PyPI reachable?): {last}"
+        )
+
+
+def build_layer(name: str, into: Path) -> Path:
+    """Build layer ``name`` into ``into/python`` (what Lambda mounts at ``/opt/python``)."""
+    if sys.version_info[:2] != (3, 12):
+        raise BuildError(
+            f"{name}: layers must be built by python3.12 (its bytecode is what the runtime loads); "
+            f"this is {sys.version.split()[0]} at {sys.executable}"
+        )
+    target = into / "python"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    if name in REQUIREMENTS:
+        pip_install(name, REQUIREMENTS[name], target)
+        trim(target)
+    elif name in LIBRARY:
+        source = LIBRARY[name]
+        shutil.copytree(source, target / source.name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    else:
+        raise BuildError(f"no recipe for layer {name!r}; known: {', '.join([*REQUIREMENTS, *LIBRARY])}")
+    compile_tree(target)
+    return target
+
+
+# ----------------------------------------------------------------- measuring a build
+def built_functions(build_dir: Path) -> list[dict[str, Any]]:
+    """Each function of ``build_dir/template.yaml``: its code dir and the built dirs of every layer it uses."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from retrain.local.template import function_properties, load_template
+
+    template_path = build_dir / "template.yaml"
+    if not template_path.exists():
+        raise BuildError(f"{template_path} does not exist: run `make build` first")
+    template = load_template(template_path)
+    resources = template["Resources"]
+    functions = []
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         props = function_properties(template, logical_id)
-        names = [layer["Ref"] for layer in props.get("Layers", []) if isinstance(layer, dict) and "Ref" in layer]
-        code = size_mb(ROOT / props["CodeUri"])
-        total = code + sum(layers[n] for n in names)
-        worst = max(worst, total)
-        verdict = "ok" if total < LIMIT_MB else "OVER"
-        print(f"{logical_id:<22} {code:8.2f} {total - code:10.1f} {total:9.1f}  {verdict}  ({', '.join(names)})")
-    if args.smoke:
-        runtime = out / "_runtime"  # what the python3.12 runtime provides; not counted above
-        if not runtime.exists():
-            subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--target", str(runtime), "boto3", "python-dateutil<3"],
-                check=True,
-            )
-        paths = [str(out / name / "python") for name in layers] + [str(runtime)]
-        smoke = str(ROOT / "layers" / "smoke.py")
-        code = f"import sys, runpy; sys.path[:0] = {paths!r}; runpy.run_path({smoke!r}, run_name='__main__')"
-        print("\nsmoke test on the built layers only (python3.12 -I -S):")
-        if subprocess.run([interpreter, "-I", "-S", "-c", code], check=False).returncode != 0:
-            return 1
-    return 0 if worst < LIMIT_MB else 1
+        layers = []
+        for layer in props.get("Layers", []):
+            ref = layer.get("Ref") if isinstance(layer, dict) else None
+            if ref not in resources:
+                raise BuildError(f"{logical_id}: layer {layer!r} is not a layer of this template; cannot measure it")
+            layers.append((ref, build_dir / resources[ref]["Properties"]["ContentUri"]))
+        functions.append({"name": logical_id, "code": build_dir / props["CodeUri"], "layers": layers})
+    return functions
+
+
+def measure(build_dir: Path, write: Any = print) -> bool:
+    """Print every function's unzipped size (code + layers); ``False`` if one is over Lambda's limit."""
+    layer_sizes: dict[Path, int] = {}
+    write(f"{'function':<22} {'code MB':>8} {'layers MB':>10} {'total MB':>9}  (limit {LIMIT_BYTES / 1e6:.1f} MB)")
+    fits = True
+    for function in built_functions(build_dir):
+        code = size_bytes(function["code"])
+        for _, path in function["layers"]:
+            layer_sizes.setdefault(path, size_bytes(path))
+        total = code + sum(layer_sizes[path] for _, path in function["layers"])
+        verdict = "ok" if total <= GOAL_MB * 1e6 else ("over goal" if total <= LIMIT_BYTES else "OVER LIMIT")
+        fits &= total <= LIMIT_BYTES
+        names = ", ".join(name for name, _ in function["layers"])
+        sizes = f"{code / 1e6:8.2f} {(total - code) / 1e6:10.1f} {total / 1e6:9.1f}"
+        write(f"{function['name']:<22} {sizes}  {verdict}  ({names})")
+    return fits
+
+
+def smoke(build_dir: Path) -> int:
+    """Run layers/smoke.py with only the built layers and the runtime's SDK on ``sys.path``."""
+    from retrain.local.runtime import lambda_runtime_dir, python312
+
+    paths = sorted({str(path / "python") for f in built_functions(build_dir) for _, path in f["layers"]})
+    paths.append(str(lambda_runtime_dir()))
+    script = str(HERE / "smoke.py")
+    code = f"import sys, runpy; sys.path[:0] = {paths!r}; runpy.run_path({script!r}, run_name='__main__')"
+    print("smoke test on the built layers only (python3.12 -I -S):")
+    return subprocess.run([python312(), "-I", "-S", "-c", code], check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    layer = sub.add_parser("layer", help="build one layer (sam build's makefile target calls this)")
+    layer.add_argument("name", help="the layer's logical id in template.yaml")
+    layer.add_argument("--into", default=os.environ.get("ARTIFACTS_DIR"), help="default: $ARTIFACTS_DIR")
+    for command in ("size", "smoke"):
+        sub.add_parser(command).add_argument("--build-dir", default=str(ROOT / ".aws-sam" / "build"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "layer":
+            if not args.into:
+                raise BuildError("give --into DIR (sam build sets ARTIFACTS_DIR)")
+            target = build_layer(args.name, Path(args.into))
+            print(f"layer {args.name}: {size_bytes(target) / 1e6:.1f} MB unzipped in {target}")
+            return 0
+        if args.command == "size":
+            return 0 if measure(Path(args.build_dir)) else 1
+        return smoke(Path(args.build_dir))
+    except BuildError as exc:
+        print(f"build.py: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

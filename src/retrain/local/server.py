@@ -1,0 +1,206 @@
+"""A moto server on loopback holding the template's storage as a CloudFormation stack.
+
+Where :class:`~retrain.local.cloud.LocalCloud` patches boto3 inside one process,
+this is AWS as a separate client sees it: real HTTP to ``127.0.0.1``, reached by
+any process through ``AWS_ENDPOINT_URL``. :class:`MotoServerStack` starts moto's
+``ThreadedMotoServer`` and creates, through CloudFormation's ``CreateStack``, the
+template's buckets and table with the template's own properties and its
+``Outputs`` that name them, so ``describe_stacks`` answers as it does for a
+deployed stack (``retrain bootstrap --stack``, ``retrain models --stack``). The
+built functions (``.aws-sam/build``) run against it in their own processes
+with the environment the template gives them (:meth:`function_environment`).
+
+Bucket policies are left out: moto's policy evaluator has no
+``aws:SecureTransport`` key, so the TLS-only Deny would refuse every request
+(see :mod:`retrain.local.cloud`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from retrain.local.template import Resolver, TemplateError, function_properties, load_template, parameter_defaults
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+#: What the stack on the server holds: the state every step reads and writes.
+STORAGE_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
+#: Credentials for the server (moto accepts any); never real ones.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def _references(value: Any) -> set[str]:
+    """Every resource or parameter name a template value refers to (Ref, GetAtt, ${...} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.add(str(arg))
+            elif key == "Fn::GetAtt":
+                found.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]))
+            elif key == "Fn::Sub":
+                text = arg[0] if isinstance(arg, list) else arg
+                found |= {token.split(".", 1)[0] for token in _sub_tokens(str(text))}
+                if isinstance(arg, list):
+                    found |= _references(arg[1])
+            else:
+                found |= _references(arg)
+    return found
+
+
+def _sub_tokens(text: str) -> list[str]:
+    return re.findall(r"\$\{([^}!]+)\}", text)
+
+
+def storage_template(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's storage resources and the outputs that only name them, as a plain CloudFormation template."""
+    resources = {k: v for k, v in template["Resources"].items() if v["Type"] in STORAGE_TYPES}
+    known = set(resources) | set(template.get("Parameters") or {}) | set(_PSEUDO)
+    outputs = {
+        name: output
+        for name, output in (template.get("Outputs") or {}).items()
+        if _references(output["Value"]) <= known
+    }
+    for logical_id, resource in resources.items():
+        missing = _references(resource.get("Properties", {})) - known
+        if missing:
+            raise TemplateError(f"{logical_id} refers to {sorted(missing)}, which the server stack does not hold")
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": template.get("Parameters") or {},
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+_PSEUDO = ("AWS::StackName", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue")
+
+
+class MotoServerStack:
+    """A ``ThreadedMotoServer`` on 127.0.0.1 with the template's storage deployed as stack ``stack_name``.
+
+    Use as a context manager. :attr:`endpoint` is the server's URL;
+    :meth:`client_environment` the variables that point boto3 at it.
+    """
+
+    def __init__(
+        self,
+        template: str | Path = DEFAULT_TEMPLATE,
+        *,
+        stack_name: str = "retrain",
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self.template = load_template(template)
+        self.stack_name = stack_name
+        self.parameters = parameter_defaults(self.template, parameters)
+        self.endpoint = ""
+        self.physical: dict[str, str] = {}
+        self.outputs: dict[str, str] = {}
+        self._server: Any = None
+
+    def __enter__(self) -> MotoServerStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client_environment(self) -> dict[str, str]:
+        """What points any process's boto3 at the server."""
+        return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
+        )
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        cfn = self.client("cloudformation")
+        cfn.create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(storage_template(self.template)),
+            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in self.parameters.items()],
+        )
+        stack = cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise TemplateError(f"stack {self.stack_name} on the moto server: {stack['StackStatus']}")
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        resources = cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]
+        self.physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def resolver(self) -> Resolver:
+        resolver = Resolver(
+            parameters=self.parameters,
+            pseudo={
+                "AWS::StackName": self.stack_name,
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NoValue": "",
+            },
+        )
+        for logical_id, name in self.physical.items():
+            kind = self.template["Resources"][logical_id]["Type"]
+            resolver.refs[logical_id] = name
+            arn = f"arn:aws:s3:::{name}" if kind == "AWS::S3::Bucket" else ""
+            if kind == "AWS::DynamoDB::Table":
+                arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+            resolver.attributes[(logical_id, "Arn")] = arn
+        return resolver
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The environment template.yaml gives function ``logical_id`` (Globals merged), resolved on this stack."""
+        props = function_properties(self.template, logical_id)
+        variables = self.resolver().resolve((props.get("Environment") or {}).get("Variables") or {})
+        return {k: str(v) for k, v in variables.items()}
+
+
+@contextmanager
+def pointed_at(stack: MotoServerStack) -> Iterator[None]:
+    """Point this process's boto3 (new clients) at the server for the duration."""
+    from retrain import aws
+
+    values = stack.client_environment()
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    aws.reset_clients()
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+        aws.reset_clients()
