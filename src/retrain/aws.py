@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from retrain.errors import DataNotFound, TransientError
+from retrain.errors import DataNotFound, RetrainError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -148,3 +148,33 @@ def list_objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
                 yield {"key": item["Key"], "size": item["Size"], "etag": str(item["ETag"]).strip('"')}
     except ClientError as exc:
         raise _translate(exc, f"s3://{bucket}/{prefix}") from exc
+
+
+def empty_bucket(bucket: str) -> int:
+    """Delete every object version and delete marker of ``bucket`` (so the stack can delete it); returns the count.
+
+    Versioned buckets keep every version of every object; CloudFormation cannot
+    delete a bucket that still holds one. This cannot be undone.
+    """
+    paginator = s3().get_paginator("list_object_versions")
+    deleted = 0
+    try:
+        for page in paginator.paginate(Bucket=bucket):
+            batch: list[Any] = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            for start in range(0, len(batch), 1000):
+                chunk = batch[start : start + 1000]
+                response = s3().delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+                errors = response.get("Errors") or []
+                if errors:
+                    first = errors[0]
+                    raise RetrainError(
+                        f"s3://{bucket}: could not delete {len(errors)} object version(s), "
+                        f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                    )
+                deleted += len(chunk)
+    except ClientError as exc:
+        raise _translate(exc, f"s3://{bucket}") from exc
+    return deleted
