@@ -191,11 +191,39 @@ class Deployment:
 
 
 def deploy(cloud: LocalCloud, config: ModelConfig, text: str, *, reference: pd.DataFrame | None = None) -> Deployment:
-    """Store ``config`` on the cloud; with ``reference``, also train v1 on it and make it the champion."""
+    """Store ``config`` on the cloud; with ``reference``, make v1 its champion as ``retrain bootstrap`` does.
+
+    The bootstrap validates v1 (absolute gates only) and stores the config once v1 is
+    promoted; a v1 that fails a gate raises :class:`~retrain.errors.BootstrapRejected`.
+    """
     settings = settings_of(cloud)
-    deploy_config(settings, config, text)
-    champion = bootstrap(settings, config, reference) if reference is not None else None
+    champion = None
+    if reference is None:
+        deploy_config(settings, config, text)
+    else:
+        champion = bootstrap(settings, config, text, reference).candidate
     return Deployment(cloud=cloud, settings=settings, config=config, text=text, champion=champion)
+
+
+def register_stack(cloud: LocalCloud, name: str | None = None) -> str:
+    """Register ``cloud``'s resources as a CloudFormation stack whose outputs are the template's.
+
+    The CLI's ``--stack`` reads bucket and table names from ``describe_stacks``
+    outputs only; this gives the in-process local cloud such a stack (moto's
+    CloudFormation holds the outputs; the resources themselves stay the cloud's).
+    Returns the stack's name (default: the cloud's ``stack_name``).
+    """
+    import warnings
+
+    name = name or cloud.stack_name
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": str(value)} for key, value in cloud.outputs.items()},
+    }
+    with warnings.catch_warnings():  # moto creates nothing for the placeholder, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        cloud.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+    return name
 
 
 #: The stable fields of ``result.json`` (README, "Run one window"): later versions add, never rename.

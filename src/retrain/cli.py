@@ -7,11 +7,15 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from retrain.errors import RetrainError
+from retrain.errors import RetrainError, StackNotFound
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from retrain.config import ModelConfig
+    from retrain.lifecycle import BootstrapOutcome
     from retrain.settings import Settings
 
 
@@ -68,24 +72,48 @@ def _trigger(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_settings(args: argparse.Namespace) -> Settings:
-    """Resource names of a deployed stack: ``--table``, or the stack's CloudFormation outputs."""
+def _stack_settings(args: argparse.Namespace, *, buckets: bool = False) -> Settings:
+    """Resource names of a deployed stack: ``--table``, or the stack's CloudFormation outputs.
+
+    With ``buckets`` (commands that write data), the bucket names always come from
+    the stack's outputs (``DataBucketName``, ``ArtifactBucketName``) and ``--table``
+    only overrides ``RegistryTableName``. The champion's SSM parameters live under
+    ``/<stack>/champion``.
+    """
     from retrain.settings import Settings
 
     prefix = f"/{args.stack}/champion"
-    if args.table:
+    if args.table and not buckets:
         names = {"DATA_BUCKET": "", "ARTIFACT_BUCKET": "", "REGISTRY_TABLE": args.table}
     else:
-        import boto3
-
-        stacks = boto3.client("cloudformation", region_name=args.region).describe_stacks(StackName=args.stack)
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
-        names = {
-            "DATA_BUCKET": outputs["DataBucketName"],
-            "ARTIFACT_BUCKET": outputs["ArtifactBucketName"],
-            "REGISTRY_TABLE": outputs["RegistryTableName"],
-        }
+        outputs = _stack_outputs(args.stack, args.region)
+        wanted = {"DATA_BUCKET": "DataBucketName", "ARTIFACT_BUCKET": "ArtifactBucketName"}
+        if not args.table:
+            wanted["REGISTRY_TABLE"] = "RegistryTableName"
+        missing = [output for output in wanted.values() if output not in outputs]
+        if missing:
+            raise StackNotFound(
+                f"stack {args.stack!r} has no output {', '.join(map(repr, missing))} "
+                f"(its outputs: {', '.join(sorted(outputs)) or 'none'})"
+            )
+        names = {variable: outputs[output] for variable, output in wanted.items()}
+        if args.table:
+            names["REGISTRY_TABLE"] = args.table
     return Settings.model_validate({**names, "CHAMPION_PARAMETER_PREFIX": prefix})
+
+
+def _stack_outputs(stack: str, region: str | None) -> dict[str, str]:
+    """A CloudFormation stack's outputs (boto3's default endpoint resolution: ``AWS_ENDPOINT_URL`` applies)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ValidationError":  # "Stack with id ... does not exist"
+            raise StackNotFound(f"cannot describe stack {stack!r}: {exc}") from exc
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
 
 
 def _clients_for(args: argparse.Namespace) -> None:
@@ -167,6 +195,73 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    """``retrain bootstrap``: 0 promoted; 1 rejected, refused or an AWS error; 2 invalid config or reference."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import lifecycle
+    from retrain.errors import BootstrapRejected
+
+    if args.local and args.table:
+        print("bootstrap: --local deploys its own ephemeral stack; --table does not apply", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:  # 1. every input is checked before anything is written
+        config, text = lifecycle.read_config(args.config)
+        reference = lifecycle.read_reference(args.reference, config)
+    except RetrainError as exc:
+        print(f"invalid input: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    where = "an ephemeral local cloud (dry run: nothing is written to AWS)" if args.local else f"stack {args.stack!r}"
+    print(f"bootstrap {config.model!r} from {args.reference} ({len(reference)} rows) on {where}")
+    source = f"reference data {args.reference}"
+    try:
+        if args.local:
+            outcome = _bootstrap_locally(config, text, reference, source=source)
+        else:
+            _clients_for(args)
+            settings = _stack_settings(args, buckets=True)
+            outcome = lifecycle.bootstrap(settings, config, text, reference, force=args.force, source=source)
+    except BootstrapRejected as exc:
+        if exc.outcome is not None:
+            _print_bootstrap(exc.outcome)
+        print(f"rejected: {exc}", file=sys.stderr)
+        return 1
+    except (RetrainError, BotoCoreError, ClientError) as exc:
+        print(f"bootstrap failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    _print_bootstrap(outcome)
+    previous = f" (was v{outcome.previous_version})" if outcome.previous_version else ""
+    verdict = "would be promoted" if args.local else "promoted"
+    print(f"{verdict}: {outcome.model} v{outcome.version} is the champion{previous}")
+    if not args.local:
+        print(f"  SSM parameter {outcome.champion_parameter}; config {outcome.config_uri}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _bootstrap_locally(config: ModelConfig, text: str, reference: pd.DataFrame, *, source: str) -> BootstrapOutcome:
+    """The bootstrap on a fresh local cloud deployed from template.yaml, discarded afterwards."""
+    from retrain.lifecycle import bootstrap
+    from retrain.local.cloud import LocalCloud
+    from retrain.local.run import settings_of
+
+    with LocalCloud(parameters={"ModelName": config.model}) as cloud:
+        return bootstrap(settings_of(cloud), config, text, reference, source=source)
+
+
+def _print_bootstrap(outcome: BootstrapOutcome) -> None:
+    """The version, its snapshot and every gate (value, limit and verdict in each gate's detail)."""
+    snap = outcome.snapshot
+    validation = outcome.validation
+    against = f"against champion v{outcome.previous_version}" if outcome.previous_version else "no champion"
+    print(f"  snapshot {snap.id[:12]}: {snap.rows} rows ({snap.train_rows} train, {snap.holdout_rows} holdout)")
+    print(f"  {outcome.model} v{outcome.version} trained on {outcome.candidate.trained_rows} rows")
+    print(f"  gates ({against}; {validation.n_holdout} holdout rows, primary metric {validation.metric}):")
+    for gate in validation.gates:
+        print(f"    {'pass' if gate.passed else 'FAIL'}  {gate.name:<22} {gate.detail or ''}")
+
+
 def _demo(args: argparse.Namespace) -> int:
     from retrain.demo import run_demo
 
@@ -202,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
     trigger.set_defaults(func=_trigger)
 
-    def stack_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--stack", default="retrain", help="the deployed stack's name (default retrain)")
+    def stack_options(command: argparse.ArgumentParser, *, stack_group: Any = None) -> None:
+        where = command if stack_group is None else stack_group
+        where.add_argument("--stack", default="retrain", help="the deployed stack's name (default retrain)")
         command.add_argument("--table", default=None, help="the registry table (default: from the stack's outputs)")
         command.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
 
@@ -230,6 +326,44 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="every field of every version, as JSON")
     stack_options(models)
     models.set_defaults(func=_models)
+
+    boot = sub.add_parser(
+        "bootstrap",
+        help="train, validate and promote a model's first champion from historical data",
+        description=(
+            "Make the first champion of the model in CONFIG from the historical data in REFERENCE, through the "
+            "steps' own code: the reference is frozen as a snapshot, version N is trained on its training part and "
+            "validated on its holdout (without a champion: prediction sanity, the validation.min/max floors and "
+            "ceilings, and the latency and size budgets), then promoted, published to the SSM parameter "
+            "/<stack>/champion/<model> and the config uploaded - or, when a gate fails, recorded as rejected with "
+            "its reasons and nothing promoted. CONFIG and REFERENCE are checked before anything is written. "
+            "Exit codes: 0 promoted; 1 rejected by a gate, refused (the model has a champion) or an AWS error; "
+            "2 invalid config or reference."
+        ),
+    )
+    boot.add_argument("--config", required=True, help="the model's YAML config (uploaded once the version is promoted)")
+    boot.add_argument(
+        "--reference",
+        required=True,
+        help="historical training data, CSV or Parquet, in time order (its last training.holdout_fraction of rows "
+        "is the holdout)",
+    )
+    boot.add_argument(
+        "--force",
+        action="store_true",
+        help="when the model already has a champion: train a candidate from REFERENCE anyway and validate it "
+        "against the champion (every gate); it replaces the champion only if it passes. Running this is a person's "
+        "decision, so it stands in for the manual approval a config may require",
+    )
+    target = boot.add_mutually_exclusive_group()
+    target.add_argument(
+        "--local",
+        action="store_true",
+        help="dry run on a fresh, ephemeral local cloud (moto, from template.yaml): would this config and "
+        "reference give an acceptable first champion? Prints the same report; nothing is written to AWS",
+    )
+    stack_options(boot, stack_group=target)
+    boot.set_defaults(func=_bootstrap)
 
     demo = sub.add_parser("demo", help="the bundled example: a stable window, then a drifted one")
     demo.add_argument("--out", default="retrain-out/demo")

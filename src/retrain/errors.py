@@ -8,6 +8,11 @@ what to fix.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrain.lifecycle import BootstrapOutcome
+
 
 class RetrainError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -55,3 +60,30 @@ class InvalidEvent(RetrainError):
 
 class TransientError(RetrainError):
     """A retryable failure of a dependency (throttling, timeouts)."""
+
+
+class UnreadableData(RetrainError):
+    """A data file exists but cannot be parsed as its format (CSV or Parquet)."""
+
+
+class ChampionExists(RetrainError):
+    """A first champion was asked for, but the model already has one; nothing was written."""
+
+    def __init__(self, message: str, *, champion_version: int) -> None:
+        super().__init__(message)
+        self.champion_version = champion_version
+
+
+class BootstrapRejected(RetrainError):
+    """A bootstrapped version failed a gate: it is recorded as rejected and nothing was promoted.
+
+    ``outcome`` (a :class:`retrain.lifecycle.BootstrapOutcome`) holds the version and every gate.
+    """
+
+    def __init__(self, message: str, *, outcome: BootstrapOutcome | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class StackNotFound(RetrainError):
+    """The deployed stack cannot be described, or lacks an output the command needs."""

@@ -1,18 +1,46 @@
-"""Operations outside a retraining run: deploying a config, registering a first champion."""
+"""Operations outside a retraining run: deploying a config, and the gated first champion (``retrain bootstrap``).
+
+A bootstrap goes through the very code the state machine's steps run:
+
+1. :func:`check_inputs`: the config and the reference are checked before anything
+   is written (columns, types, rows on both sides of the holdout split, classes,
+   the estimator), so an input the training would refuse late writes nothing.
+2. The reference becomes a snapshot (:func:`retrain.snapshot.create`, with its
+   drift reference profile), version N is trained and registered by the Train
+   step's :func:`~retrain.steps.train.fit_and_register` and judged by the
+   Validate step's :func:`~retrain.steps.validate.evaluate`: without a champion
+   only the absolute floors and ceilings, sanity, latency and size gates apply;
+   with one (``force``) every gate, against it.
+3. Every gate passed: the version is promoted (one conditional transaction,
+   :func:`retrain.registry.promote`), published to its SSM parameter, the
+   reference stored under ``reference/<model>/`` and the config uploaded. A gate
+   failed: the version is recorded ``rejected`` with its reasons (what the state
+   machine's ``RecordRejection`` writes) and :class:`~retrain.errors.BootstrapRejected`
+   is raised; the champion and the deployed config are unchanged.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
-from retrain import aws, registry, snapshot
+from retrain import aws, registry, snapshot, training
 from retrain.champion import publish_champion
-from retrain.config import ModelConfig
-from retrain.contracts import Candidate
-from retrain.data import config_key, reference_prefix, require_columns, to_parquet_bytes
+from retrain.config import ModelConfig, load_config
+from retrain.contracts import Candidate, SnapshotRef, ValidationOut
+from retrain.data import config_key, read_table_file, reference_prefix, require_columns, to_parquet_bytes
+from retrain.errors import BootstrapRejected, ChampionExists, InsufficientData, SchemaMismatch, UnreadableData
 from retrain.settings import Settings
 from retrain.steps.train import fit_and_register
+from retrain.steps.validate import evaluate
+
+#: The trigger recorded on a bootstrapped version (no retraining cooldown follows its promotion).
+TRIGGER = "bootstrap"
 
 
 def deploy_config(settings: Settings, config: ModelConfig, text: str) -> str:
@@ -22,34 +50,246 @@ def deploy_config(settings: Settings, config: ModelConfig, text: str) -> str:
     return aws.uri(settings.data_bucket, key)
 
 
-def bootstrap(settings: Settings, config: ModelConfig, reference: pd.DataFrame) -> Candidate:
-    """Train the first champion on historical data and promote it (version 1 of a new model).
+class BootstrapOutcome(BaseModel):
+    """What a bootstrap did: the version, its snapshot, every gate, and (when promoted) where it was published.
 
-    The reference is stored under ``reference/<model>/``, frozen as a snapshot
-    (the drift check's first reference), trained on its train part and promoted
-    with the condition that the model has no champion yet.
+    ``previous_version`` is the champion the version was validated against (None for
+    a first champion). ``config_uri``, ``champion_parameter`` and ``reference_uri``
+    are None unless the version was promoted.
     """
-    require_columns(reference, [*config.features.all, config.target], what="reference data")
+
+    model: str
+    version: int
+    promoted: bool
+    execution: str
+    previous_version: int | None
+    snapshot: SnapshotRef
+    candidate: Candidate
+    validation: ValidationOut
+    config_uri: str | None = None
+    champion_parameter: str | None = None
+    reference_uri: str | None = None
+
+
+# ------------------------------------------------------------------------------- inputs
+def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = "reference data") -> pd.DataFrame:
+    """Check that ``reference`` can train and validate a first version of ``config``; returns the training frame.
+
+    The frame is the reference's feature and target columns, in the reference's
+    row order (its last ``training.holdout_fraction`` of rows is the holdout, as
+    the snapshot's manifest will say). Nothing is written.
+
+    Parameters
+    ----------
+    config
+        The model's config.
+    reference
+        Historical rows with the features and the target.
+    source
+        Names the data in error messages (e.g. ``"reference data history.parquet"``).
+
+    Raises
+    ------
+    EstimatorNotAllowed
+        ``training.estimator`` is not allowlisted, or its ``training.params`` are invalid.
+    SchemaMismatch
+        A feature or the target column is missing, a numeric feature (or a
+        regression target) holds a non-numeric value, or a regression target is infinite.
+    InsufficientData
+        Too few rows for the holdout split, fewer labelled training rows than
+        ``training.min_rows``, no labelled holdout row, or (classification) fewer
+        than two classes among the training rows.
+    """
+    training.build_pipeline(config)  # the estimator is allowlisted and its parameters valid
+    require_columns(reference, [*config.features.all, config.target], what=source)
     frame = reference[[*config.features.all, config.target]].reset_index(drop=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    aws.put_bytes(
-        settings.data_bucket,
-        f"{reference_prefix(config.model)}reference-{stamp}.parquet",
-        to_parquet_bytes(frame),
+    training.feature_frame(frame, config, source=source)  # numeric features are numeric
+    labelled = _labelled(frame[config.target], config, source)
+    n_rows = len(frame)
+    if n_rows < 2:
+        raise InsufficientData(f"{source} has {n_rows} row: at least 2 are needed for a training part and a holdout")
+    fraction = config.training.holdout_fraction
+    n_holdout = snapshot.holdout_rows(n_rows, fraction)
+    n_train = n_rows - n_holdout
+    split = (
+        f"the first {n_train} of {n_rows} rows; the last {n_holdout} are the holdout "
+        f"(training.holdout_fraction {fraction:g})"
     )
+    train_labelled = int(labelled[:n_train].sum())
+    if train_labelled < config.training.min_rows:
+        need = math.ceil(config.training.min_rows / (1 - fraction))
+        raise InsufficientData(
+            f"{source}: {train_labelled} training rows with a target {config.target!r} ({split}), fewer than "
+            f"training.min_rows == {config.training.min_rows}; about {need} labelled rows are needed"
+        )
+    if not labelled[n_train:].any():
+        raise InsufficientData(f"{source}: no holdout row has a target {config.target!r} ({split})")
+    if config.problem == "classification":
+        targets = frame[config.target].to_numpy()[:n_train][labelled[:n_train]]
+        classes = pd.unique(targets).tolist()
+        if len(classes) < 2:
+            raise InsufficientData(
+                f"{source}: target {config.target!r} has {len(classes)} class ({', '.join(map(repr, classes))}) "
+                f"among its training rows ({split}); a classifier needs at least 2"
+            )
+    return frame
+
+
+def _labelled(target: pd.Series, config: ModelConfig, source: str) -> np.ndarray:
+    """Which rows have a target the training can use (a regression target must be a finite number)."""
+    if config.problem == "classification":
+        return np.asarray(target.notna(), dtype=bool)
+    column = target.astype("float64") if pd.api.types.is_bool_dtype(target) else target
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & target.notna()
+    if bad.any():
+        raise SchemaMismatch(
+            f"{source}: target column {config.target!r} must be numeric, found {target[bad].iloc[0]!r} "
+            f"({int(bad.sum())} non-numeric values)"
+        )
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        raise SchemaMismatch(f"{source}: target column {config.target!r} holds {int(infinite.sum())} infinite values")
+    return np.asarray(~np.isnan(numbers), dtype=bool)
+
+
+def read_config(path: str | Path) -> tuple[ModelConfig, str]:
+    """A config file, validated (its estimator too): ``(config, yaml text)``.
+
+    Raises
+    ------
+    ConfigError, EstimatorNotAllowed
+    """
+    config = load_config(path)
+    training.build_pipeline(config)
+    return config, Path(path).read_text()
+
+
+def read_reference(path: str | Path, config: ModelConfig) -> pd.DataFrame:
+    """Read a reference file (CSV or Parquet) and check it with :func:`check_inputs`; returns the training frame.
+
+    Raises
+    ------
+    DataNotFound
+        The file does not exist.
+    UnreadableData
+        The file cannot be parsed as CSV or Parquet.
+    SchemaMismatch, InsufficientData, EstimatorNotAllowed
+        See :func:`check_inputs`.
+    """
+    source = f"reference data {path}"
+    try:
+        frame = read_table_file(path)
+    except (ValueError, OSError) as exc:  # pandas' and pyarrow's parse errors are ValueErrors
+        raise UnreadableData(f"{source} cannot be read: {type(exc).__name__}: {exc}") from exc
+    return check_inputs(config, frame, source=source)
+
+
+# ---------------------------------------------------------------------------- bootstrap
+def bootstrap(
+    settings: Settings,
+    config: ModelConfig,
+    text: str,
+    reference: pd.DataFrame,
+    *,
+    force: bool = False,
+    source: str = "reference data",
+    now: datetime | None = None,
+) -> BootstrapOutcome:
+    """Train a version from historical data, validate it, and promote it only if every gate passes.
+
+    Parameters
+    ----------
+    settings
+        The stack's bucket, table and SSM names.
+    config, text
+        The model's config and its YAML text (uploaded once the version is promoted).
+    reference
+        Historical rows (features and target), in time order: the last
+        ``training.holdout_fraction`` of them is the holdout.
+    force
+        When the model already has a champion: train a candidate anyway and
+        validate it against the champion (every gate); it replaces the champion
+        only if it passes. The caller's decision stands in for manual approval.
+    source
+        Names the reference in error messages.
+    now
+        The bootstrap's clock (the prediction-difference window ends here).
+
+    Returns
+    -------
+    BootstrapOutcome
+        The promoted version, its snapshot and its gates.
+
+    Raises
+    ------
+    SchemaMismatch, InsufficientData, EstimatorNotAllowed
+        The inputs cannot make a model (:func:`check_inputs`); nothing was written.
+    ChampionExists
+        The model has a champion and ``force`` is False; nothing was written.
+    BootstrapRejected
+        A gate failed: the version is recorded ``rejected`` with the reasons; the
+        champion, its SSM parameter and the deployed config are unchanged.
+    PromotionConflict
+        The champion changed while the version was trained; the version stays a candidate.
+    """
+    frame = check_inputs(config, reference, source=source)
+    table = settings.registry_table
+    champion = registry.get_champion(table, config.model)
+    if champion is not None and not force:
+        current = int(champion["version"])
+        raise ChampionExists(
+            f"model {config.model!r} already has a champion, v{current}: bootstrap refused, nothing written. "
+            f"Use --force to train a candidate from this reference and validate it against v{current} "
+            "(it replaces the champion only if it passes every gate)",
+            champion_version=current,
+        )
+    now = now or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    execution = f"{TRIGGER}-{stamp}"
+    reference_key = f"{reference_prefix(config.model)}reference-{stamp}.parquet"
     ref = snapshot.create(
         settings.artifact_bucket,
         config.model,
         frame,
-        sources=[{"key": f"{reference_prefix(config.model)}reference-{stamp}.parquet"}],
+        sources=[{"key": reference_key}],  # stored there once the version is promoted
         holdout_fraction=config.training.holdout_fraction,
         timestamp_column=None,
-        extra={"window": None, "trigger": "bootstrap"},
+        extra={"window": None, "trigger": TRIGGER},
     )
     snapshot.ensure_profile(settings.artifact_bucket, config, ref.id, frame)  # the drift check's reference profile
-    candidate = fit_and_register(settings, config, ref, trigger="bootstrap", execution="bootstrap")
-    promotion = registry.promote(
-        settings.registry_table, config.model, candidate.version, expected=None, execution="bootstrap"
+    candidate = fit_and_register(settings, config, ref, trigger=TRIGGER, execution=execution)
+    window = (now - timedelta(days=config.monitoring.window_days), now)
+    validation = evaluate(settings, config, ref, candidate, window=window)
+    outcome = BootstrapOutcome(
+        model=config.model,
+        version=candidate.version,
+        promoted=False,
+        execution=execution,
+        previous_version=validation.champion_version,
+        snapshot=ref,
+        candidate=candidate,
+        validation=validation,
     )
-    publish_champion(settings, config.model, promotion)
-    return candidate
+    if not validation.passed:
+        registry.record_rejection(table, config.model, candidate.version, validation.reasons)
+        kept = f"champion v{validation.champion_version} unchanged" if validation.champion_version else "no champion"
+        raise BootstrapRejected(
+            f"{config.model} v{candidate.version} rejected, not promoted ({kept}, config not uploaded): "
+            + "; ".join(validation.reasons),
+            outcome=outcome,
+        )
+    expected = validation.champion_version if force else None
+    promotion = registry.promote(table, config.model, candidate.version, expected=expected, execution=execution)
+    parameter = publish_champion(settings, config.model, promotion)
+    aws.put_bytes(settings.data_bucket, reference_key, to_parquet_bytes(frame))
+    config_uri = deploy_config(settings, config, text)
+    return outcome.model_copy(
+        update={
+            "promoted": True,
+            "config_uri": config_uri,
+            "champion_parameter": parameter,
+            "reference_uri": aws.uri(settings.data_bucket, reference_key),
+        }
+    )

@@ -15,6 +15,7 @@ where the run expected: a concurrent promotion loses with
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -270,6 +271,37 @@ def record_validation(
         ExpressionAttributeNames={"#m": "metrics", "#g": "gates"},
         ExpressionAttributeValues=_to_item({":m": metrics, ":g": gates, ":c": champion_version or 0}),
     )
+
+
+def record_rejection(table: str, model: str, version: int, reasons: list[str]) -> None:
+    """Mark a candidate ``rejected`` with its reasons, as the state machine's ``RecordRejection`` state does.
+
+    ``reasons`` is stored as one JSON string (what ``States.JsonToString`` writes).
+
+    Raises
+    ------
+    PromotionConflict
+        The version does not exist or is no longer a candidate; nothing was written.
+    """
+    try:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+            UpdateExpression="SET #s = :rejected, reasons = :reasons",
+            ConditionExpression="#s = :candidate",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_to_item(
+                {
+                    ":rejected": "rejected",
+                    ":candidate": "candidate",
+                    ":reasons": json.dumps(reasons, separators=(",", ":"), ensure_ascii=False),
+                }
+            ),
+        )
+    except ClientError as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            raise PromotionConflict(f"cannot reject {model} v{version}: it is not a candidate") from exc
+        raise
 
 
 def approval_key(execution: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from retrain import registry
 from retrain.config import loads_config
 from retrain.demo import CONFIG, generate_churn
-from retrain.lifecycle import bootstrap, deploy_config
+from retrain.lifecycle import bootstrap
 from retrain.local.cloud import LocalCloud
 from retrain.local.run import run_in_cloud, settings_of
 
@@ -50,8 +50,7 @@ def _deploy(cloud, reference, text=CONFIG_TEXT):
     """Deploy the config and register v1, without running a window."""
     config = loads_config(text)
     settings = settings_of(cloud)
-    deploy_config(settings, config, text)
-    bootstrap(settings, config, reference)
+    bootstrap(settings, config, text, reference)
     return settings
 
 
@@ -142,6 +141,7 @@ def test_a_window_missing_a_feature_fails_naming_the_column_and_keeps_the_champi
 def test_a_candidate_below_the_floor_is_rejected_and_recorded(cloud, reference, drifted):
     strict = CONFIG_TEXT.replace("min: {accuracy: 0.8}\n", "min: {accuracy: 0.99}\n")
     assert strict != CONFIG_TEXT
+    _deploy(cloud, reference)  # v1 under the usual floor: a first champion faces the floors too
 
     result = _run(cloud, drifted, reference, text=strict)
 

@@ -1,7 +1,9 @@
 """``retrain local-run``: one whole retraining run on the local cloud.
 
-1. Deploy the template to moto and store the model's config.
-2. Train the first champion from REF and register it as version 1.
+1. Deploy the template to moto.
+2. Train the first champion from REF (``retrain bootstrap``'s code: version 1 is
+   promoted, and the model's config stored, only if it passes its gates;
+   otherwise the run fails naming them).
 3. Score CUR with the champion, as production would, and write the inference
    log (ids, timestamps spread over the monitoring window in CUR's order,
    features, predictions) and the labels to the data bucket.
@@ -25,7 +27,7 @@ from retrain import aws, registry, result, training
 from retrain.config import ModelConfig, load_config
 from retrain.data import inference_prefix, labels_prefix, partition_key, read_table_file, to_parquet_bytes
 from retrain.errors import RetrainError
-from retrain.lifecycle import bootstrap, deploy_config
+from retrain.lifecycle import bootstrap, deploy_config, read_reference
 from retrain.local.cloud import LocalCloud
 from retrain.settings import Settings
 from retrain.triggers import retrain_request
@@ -168,14 +170,22 @@ def run_in_cloud(
     trigger: str = "schedule",
     force: bool = False,
     on_state: StateCallback | None = None,
+    reference_source: str = "reference data",
 ) -> dict[str, Any]:
-    """Run one window through a deployed local cloud; returns the ``result.json`` dict."""
+    """Run one window through a deployed local cloud; returns the ``result.json`` dict.
+
+    A model without a champion first gets one from ``reference`` (see
+    :func:`retrain.lifecycle.bootstrap`): a version 1 that fails a gate raises
+    :class:`~retrain.errors.BootstrapRejected` and no window is run.
+    """
     settings = settings_of(cloud)
-    deploy_config(settings, config, config_text)
     if registry.get_champion(settings.registry_table, config.model) is None:
         if reference is None:
             raise RetrainError(f"model {config.model!r} has no champion and no reference data was given")
-        bootstrap(settings, config, reference)
+        # The first champion goes through `retrain bootstrap`'s gates; it uploads the config once promoted.
+        bootstrap(settings, config, config_text, reference, source=reference_source)
+    else:
+        deploy_config(settings, config, config_text)
     champion = registry.require_champion(settings.registry_table, config.model)
     bucket, key = aws.split_uri(champion["artifact_uri"])
     model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
@@ -218,11 +228,19 @@ def local_run(
     try:
         config = load_config(config_path)
         config_text = Path(config_path).read_text()
-        reference = read_table_file(reference_path)
+        reference = read_reference(reference_path, config)
         current = read_table_file(current_path)
         with LocalCloud(parameters={"ModelName": config.model}) as cloud:
             outcome = run_in_cloud(
-                cloud, config, config_text, reference, current, trigger=trigger, force=force, on_state=on_state
+                cloud,
+                config,
+                config_text,
+                reference,
+                current,
+                trigger=trigger,
+                force=force,
+                on_state=on_state,
+                reference_source=f"reference data {reference_path}",
             )
     except RetrainError as exc:
         outcome = _failed(trigger, f"{type(exc).__name__}: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -21,24 +22,35 @@ def load_model(uri: str, sha256: str) -> tuple[Any, int]:
 
 
 def recent_predictions(
-    settings: Settings, config: ModelConfig, run: Run, candidate: Any, champion: Any
+    settings: Settings, config: ModelConfig, window: tuple[datetime, datetime], candidate: Any, champion: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Both models' predictions on the monitoring window's most recent inputs (at most ``RECENT_ROWS``).
+    """Both models' predictions on the most recent inputs of the monitoring ``window`` (at most ``RECENT_ROWS``).
 
-    Empty arrays when the window has no inference-log rows.
+    ``window`` is ``(start, end)``. Empty arrays when the window has no inference-log rows.
     """
-    start, end = window_bounds(run)
-    window, _ = inference_window(settings, config, start, end)
-    window = window.tail(validation.RECENT_ROWS)
-    if window.empty:
+    start, end = window
+    window_rows, _ = inference_window(settings, config, start, end)
+    window_rows = window_rows.tail(validation.RECENT_ROWS)
+    if window_rows.empty:
         return np.asarray([]), np.asarray([])
-    features = training.feature_frame(window, config, source="inference log")
+    features = training.feature_frame(window_rows, config, source="inference log")
     return np.asarray(candidate.predict(features)), np.asarray(champion.predict(features))
 
 
 def evaluate(
-    settings: Settings, config: ModelConfig, run: Run, ref: SnapshotRef, candidate: Candidate
+    settings: Settings,
+    config: ModelConfig,
+    ref: SnapshotRef,
+    candidate: Candidate,
+    *,
+    window: tuple[datetime, datetime],
 ) -> ValidationOut:
+    """The candidate's gates on the snapshot's holdout, against the current champion if there is one.
+
+    ``window`` is the monitoring window ``(start, end)`` whose most recent inputs the
+    prediction difference is measured on (only with a champion). The gates and
+    metrics are recorded on the candidate's registry version.
+    """
     frame, manifest = snapshot.load(settings.artifact_bucket, config.model, ref.id)
     _, holdout = snapshot.split(frame, manifest)
     features = training.feature_frame(holdout, config, source="holdout")
@@ -49,7 +61,7 @@ def evaluate(
     if champion is not None:
         champion_model, _ = load_model(champion["artifact_uri"], champion["sha256"])
         champion_pred = np.asarray(champion_model.predict(features))
-        recent = recent_predictions(settings, config, run, candidate_model, champion_model)
+        recent = recent_predictions(settings, config, window, candidate_model, champion_model)
     result = validation.validate(
         config,
         holdout,
@@ -87,4 +99,4 @@ def evaluate(
 
 def run(run: Run, ref: SnapshotRef, candidate: Candidate, *, settings: Settings) -> ValidationOut:
     config = load_model_config(settings, run.model)
-    return evaluate(settings, config, run, ref, candidate)
+    return evaluate(settings, config, ref, candidate, window=window_bounds(run))
