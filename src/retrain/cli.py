@@ -271,6 +271,38 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r["outcome"] == "failed" for r in results) else 0
 
 
+def _teardown(args: argparse.Namespace) -> int:
+    """Empty every bucket of a stack (all object versions) so that ``sam delete`` can remove them."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import aws
+
+    if not args.yes:
+        print(
+            f"teardown deletes every object version in stack {args.stack!r}'s buckets, for good; add --yes to go ahead",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        _clients_for(args)
+        cfn = boto3.client("cloudformation", region_name=args.region)
+        try:
+            resources = cfn.describe_stack_resources(StackName=args.stack)["StackResources"]
+        except ClientError as exc:
+            if aws.error_code(exc) == "ValidationError":
+                raise StackNotFound(f"cannot describe stack {args.stack!r}: {exc}") from exc
+            raise
+        buckets = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::S3::Bucket"]
+        for bucket in buckets:
+            print(f"  s3://{bucket}: {aws.empty_bucket(bucket)} object versions deleted")
+    except (RetrainError, BotoCoreError, ClientError) as exc:
+        print(f"teardown failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(buckets)} buckets of stack {args.stack!r} are empty; now: sam delete --stack-name {args.stack}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retrain", description="Serverless model retraining on AWS.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -326,6 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="every field of every version, as JSON")
     stack_options(models)
     models.set_defaults(func=_models)
+
+    down = sub.add_parser(
+        "teardown",
+        help="before `sam delete`: empty the stack's versioned buckets (every object version; cannot be undone)",
+    )
+    down.add_argument("--yes", action="store_true", help="really delete every object version")
+    stack_options(down)
+    down.set_defaults(func=_teardown)
 
     boot = sub.add_parser(
         "bootstrap",

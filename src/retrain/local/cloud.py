@@ -119,6 +119,9 @@ class LocalCloud:
         for key, value in {"AWS_DEFAULT_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true"}.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
+        # moto's in-process mock does not intercept a custom endpoint: a client would call it for real.
+        for key in ("AWS_ENDPOINT_URL", *(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_"))):
+            self._saved_env[key] = os.environ.pop(key, None)
         # moto's interpreter logs every failed state at WARNING; the execution history has them.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         # Handlers that publish nothing (normalize, snapshot, ...) make powertools warn on every call.

@@ -10,6 +10,8 @@ deployed stack (``retrain bootstrap --stack``, ``retrain models --stack``). The
 built functions (``.aws-sam/build``) run against it in their own processes
 with the environment the template gives them (:meth:`function_environment`).
 
+moto's CloudFormation ignores a bucket's versioning and public access block;
+they are applied after the stack is created, as the template sets them.
 Bucket policies are left out: moto's policy evaluator has no
 ``aws:SecureTransport`` key, so the TLS-only Deny would refuse every request
 (see :mod:`retrain.local.cloud`).
@@ -152,6 +154,22 @@ class MotoServerStack:
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         resources = cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]
         self.physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
+        self._apply_bucket_settings()
+
+    def _apply_bucket_settings(self) -> None:
+        """What moto's CloudFormation ignores of a bucket's properties: versioning and the public access block."""
+        s3 = self.client("s3")
+        for logical_id, name in self.physical.items():
+            resource = self.template["Resources"][logical_id]
+            if resource["Type"] != "AWS::S3::Bucket":
+                continue
+            props = resource.get("Properties") or {}
+            if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            if "PublicAccessBlockConfiguration" in props:
+                s3.put_public_access_block(
+                    Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                )
 
     def stop(self) -> None:
         if self._server is not None:
