@@ -140,34 +140,49 @@ def test_rollback_refuses_a_version_that_never_was_champion(deployed_churn, caps
 
 
 def test_two_promotions_racing_for_one_pointer_exactly_one_wins(deployed_churn, drifted):
-    # Given two candidates validated against the same champion (v1)
     deployed_churn.write_window(drifted, end=datetime.now(UTC))
-    cloud, table = deployed_churn.cloud, deployed_churn.settings.registry_table
-    for reason in ("first", "second"):
-        registry.register_version(table, "churn", registry.next_version(table, "churn"), _copy_of_v1(table, reason))
+    table = deployed_churn.settings.registry_table
+    champion, history = 1, {1: "champion"}
+    for round_ in range(20):
+        # Given two candidates validated against the same champion
+        pair = []
+        for side in ("first", "second"):
+            pair.append(registry.next_version(table, "churn"))
+            registry.register_version(table, "churn", pair[-1], _copy_of_v1(table, f"{side} of round {round_}"))
+
+        # When both promote at once
+        results = _promote_at_once(table, pair, expected=champion)
+
+        # Then one wins, the other gets PromotionConflict, and nothing is half-written
+        winners = [v for v, r in results.items() if not isinstance(r, PromotionConflict)]
+        assert len(winners) == 1, f"round {round_}: {results}"
+        winner, loser = winners[0], (set(pair) - set(winners)).pop()
+        assert isinstance(results[loser], PromotionConflict), f"round {round_}: {results}"
+        history |= {champion: "archived", winner: "champion", loser: "candidate"}
+        statuses = {v["version"]: v["status"] for v in registry.list_versions(table, "churn")}
+        assert statuses == history, f"round {round_}"
+        assert registry.get_champion(table, "churn")["version"] == winner
+        champion = winner
+
+
+def _promote_at_once(table, versions, *, expected):
+    """Promote each of ``versions`` over ``expected`` in its own thread, all released together."""
     results: dict[int, object] = {}
+    start = threading.Barrier(len(versions))
 
     def promote(version: int) -> None:
+        start.wait(timeout=30)
         try:
-            results[version] = registry.promote(table, "churn", version, expected=1, execution=f"race-{version}")
+            results[version] = registry.promote(table, "churn", version, expected=expected, execution=f"race-{version}")
         except PromotionConflict as exc:
             results[version] = exc
 
-    # When both promote at once
-    threads = [threading.Thread(target=promote, args=(v,)) for v in (2, 3)]
+    threads = [threading.Thread(target=promote, args=(v,)) for v in versions]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-
-    # Then one wins, the other gets PromotionConflict, and nothing is half-written
-    winners = [v for v, r in results.items() if not isinstance(r, PromotionConflict)]
-    assert len(winners) == 1
-    statuses = {v["version"]: v["status"] for v in registry.list_versions(table, "churn")}
-    loser = ({2, 3} - set(winners)).pop()
-    assert statuses == {1: "archived", winners[0]: "champion", loser: "candidate"}
-    assert registry.get_champion(table, "churn")["version"] == winners[0]
-    assert cloud is not None
+    return results
 
 
 def _copy_of_v1(table, note):

@@ -1,10 +1,12 @@
-"""The local cloud itself: deployed from template.yaml, and the two moto patches."""
+"""The local cloud itself: deployed from template.yaml, and its moto patches."""
 
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from botocore.exceptions import ClientError
 
 from retrain.local import patches
 from retrain.local.template import load_template
@@ -121,3 +123,81 @@ def test_a_handler_error_becomes_lambdas_error_payload(module_cloud):
     assert payload["errorType"] == "InvalidEvent"
     assert "run." in payload["errorMessage"]
     assert isinstance(payload["stackTrace"], list)
+
+
+RACERS = 8
+#: moto's transactions deep-copy the whole table: with a few hundred items, unserialized racers lose writes or fail.
+FILLERS = 500
+
+
+def test_concurrent_conditional_writes_to_one_item_behave_as_on_dynamodb(module_cloud):
+    # Given a pointer item and racers that each move it on from the version it holds: even racers with a
+    # transaction (pointer + a claim item of their own), odd racers with a conditional put of the pointer
+    dynamodb = module_cloud.client("dynamodb")
+    dynamodb.create_table(
+        TableName="race",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for batch in range(0, FILLERS, 25):
+        fillers = [{"PutRequest": {"Item": {"pk": {"S": f"filler-{i}"}}}} for i in range(batch, batch + 25)]
+        dynamodb.batch_write_item(RequestItems={"race": fillers})
+    dynamodb.put_item(TableName="race", Item={"pk": {"S": "pointer"}, "version": {"N": "0"}})
+    for version in range(10):
+        # When all racers write at once
+        won = _all_at_once([_mover(dynamodb, version, racer) for racer in range(RACERS)])
+
+        # Then exactly one wins, its whole write is there, and no loser's write is
+        assert len(won) == 1, f"round {version}: winners {won}"
+        pointer = dynamodb.get_item(TableName="race", Key={"pk": {"S": "pointer"}})["Item"]
+        assert pointer == {"pk": {"S": "pointer"}, "version": {"N": str(version + 1)}, "owner": {"N": str(won[0])}}
+        claims = {
+            r for r in range(0, RACERS, 2) if "Item" in dynamodb.get_item(TableName="race", Key=_claim(version, r))
+        }
+        assert claims == ({won[0]} if won[0] % 2 == 0 else set()), f"round {version}"
+
+
+def _claim(version, racer):
+    return {"pk": {"S": f"claim-{version}-{racer}"}}
+
+
+def _mover(dynamodb, version, racer):
+    """``(racer, write)``: the racer's write moving the pointer from ``version`` to the next."""
+    pointer = {"pk": {"S": "pointer"}, "version": {"N": str(version + 1)}, "owner": {"N": str(racer)}}
+    condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(version)}}}
+
+    def write():
+        if racer % 2:
+            dynamodb.put_item(TableName="race", Item=pointer, **condition)
+        else:
+            put = {"Put": {"TableName": "race", "Item": pointer, **condition}}
+            dynamodb.transact_write_items(
+                TransactItems=[put, {"Put": {"TableName": "race", "Item": _claim(version, racer)}}]
+            )
+
+    return racer, write
+
+
+def _all_at_once(writers):
+    """Run each ``(racer, write)`` in its own thread, released together; return the racers whose write succeeded."""
+    start, won, failed = threading.Barrier(len(writers)), [], []
+
+    def run(racer, write):
+        start.wait(timeout=30)
+        try:
+            write()
+            won.append(racer)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                failed.append(exc)
+        except Exception as exc:  # noqa: BLE001 - unserialized, moto's table copy can fail mid-write
+            failed.append(exc)
+
+    threads = [threading.Thread(target=run, args=writer) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed, failed
+    return won

@@ -1,8 +1,9 @@
-"""The two moto patches of the local cloud.
+"""The moto patches of the local cloud.
 
 1. Run Lambda handlers in-process when moto invokes a function.
 2. Deliver EventBridge events to Step Functions targets.
 3. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
+4. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
 
 moto runs Lambda code only in Docker. This module replaces the private
 ``moto.awslambda.models.LambdaFunction._invoke_lambda(self, event)`` (moto 5.1/5.2,
@@ -14,6 +15,17 @@ name), so Step Functions' Retry/Catch see the same error names as on AWS.
 Invocations are serialized with a lock: handlers share ``os.environ`` (each
 function's environment is applied for the duration of its call) and the
 powertools singletons.
+
+moto's ``transact_write_items`` deep-copies the table and puts the copy back
+when a transaction fails, so a losing thread can erase the winner's writes
+(and a conditional write checks, then writes, with no lock between). DynamoDB
+itself runs every request atomically. ``DynamoHandler.call_action``, which
+runs one DynamoDB request against moto's backend, holds a second lock of its
+own. Every call passes there: boto3 clients, handlers' and the tests', and
+Step Functions' ``dynamodb:*`` integrations (moto's interpreter calls them
+through a boto3 client too). Locks are taken in one order: a handler holds
+the invocation lock and then calls DynamoDB; a DynamoDB call never invokes a
+handler (the template has no stream event source).
 """
 
 from __future__ import annotations
@@ -37,6 +49,8 @@ from types import ModuleType
 from typing import Any
 
 _LOCK = threading.RLock()
+#: Held by every DynamoDB request moto handles (see :func:`_serialized_dynamodb_call`).
+_DYNAMODB_LOCK = threading.RLock()
 
 
 @dataclass
@@ -90,6 +104,7 @@ _FUNCTIONS: dict[str, InProcessFunction] = {}
 _ORIGINAL: Any = None
 _ORIGINAL_SEND: Any = None
 _ORIGINAL_TASK_FAILURE: Any = None
+_ORIGINAL_DYNAMODB: Any = None
 #: Executions started by EventBridge rules, in order (see :func:`_patched_send_to_targets`).
 STARTED: list[str] = []
 _ON_OUTPUT: list[Callable[[InProcessFunction, str], None]] = []
@@ -273,13 +288,35 @@ def _patched_send_task_failure(self: Any) -> Any:
     return EmptyResult()
 
 
+def _serialized_dynamodb_call(self: Any) -> Any:
+    """Run one DynamoDB request alone, as DynamoDB does (see the module docstring)."""
+    with _DYNAMODB_LOCK:
+        return _ORIGINAL_DYNAMODB(self)
+
+
+def serialize_dynamodb() -> None:
+    """Make moto's DynamoDB run one request at a time (idempotent; the moto server needs it too).
+
+    It stays for the rest of the process, across local clouds and servers: it
+    only makes moto as atomic as DynamoDB is, and removing it while another
+    cloud or server in the process still runs would bring the race back.
+    """
+    global _ORIGINAL_DYNAMODB
+    from moto.dynamodb.responses import DynamoHandler
+
+    if _ORIGINAL_DYNAMODB is None:
+        _ORIGINAL_DYNAMODB = DynamoHandler.call_action
+        DynamoHandler.call_action = _serialized_dynamodb_call  # type: ignore[method-assign]
+
+
 def install() -> None:
-    """Patch moto's Lambda invocation, EventBridge delivery and SendTaskFailure (idempotent)."""
+    """Patch moto's Lambda invocation, EventBridge delivery, SendTaskFailure and DynamoDB (idempotent)."""
     global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule
     from moto.stepfunctions.responses import StepFunctionResponse
 
+    serialize_dynamodb()
     if _ORIGINAL_TASK_FAILURE is None:
         _ORIGINAL_TASK_FAILURE = StepFunctionResponse.send_task_failure
         StepFunctionResponse.send_task_failure = _patched_send_task_failure  # type: ignore[method-assign]
@@ -293,6 +330,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Undo :func:`install`, except :func:`serialize_dynamodb` (see there)."""
     global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule

@@ -137,6 +137,9 @@ class MotoServerStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from retrain.local import patches
+
+        patches.serialize_dynamodb()  # the server answers requests on threads: DynamoDB runs them one by one
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
