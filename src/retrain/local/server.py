@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,17 +210,11 @@ class MotoServerStack:
 def pointed_at(stack: MotoServerStack) -> Iterator[None]:
     """Point this process's boto3 (new clients) at the server for the duration."""
     from retrain import aws
+    from retrain.local.patches import environment
 
-    values = stack.client_environment()
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    aws.reset_clients()
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    with environment(stack.client_environment()):
         aws.reset_clients()
+        try:
+            yield
+        finally:
+            aws.reset_clients()
