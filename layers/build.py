@@ -176,7 +176,8 @@ def built_functions(build_dir: Path) -> list[dict[str, Any]]:
 def measure(build_dir: Path, write: Any = print) -> bool:
     """Print every function's unzipped size (code + layers); ``False`` if one is over Lambda's limit."""
     layer_sizes: dict[Path, int] = {}
-    write(f"{'function':<22} {'code MB':>8} {'layers MB':>10} {'total MB':>9}  (MB = MiB; limit {LIMIT_BYTES / MB:.0f} MB)")
+    header = f"{'function':<22} {'code MB':>8} {'layers MB':>10} {'total MB':>9}"
+    write(f"{header}  (MB = MiB; limit {LIMIT_BYTES / MB:.0f} MB)")
     fits = True
     for function in built_functions(build_dir):
         code = size_bytes(function["code"])
