@@ -182,3 +182,28 @@ def test_malformed_input_is_invalid_event(churn: Deployment, payload: object, me
 
     assert response.error_type == InvalidEvent.__name__
     assert message in response.error_message
+
+
+@pytest.mark.parametrize(
+    ("approval", "waits"),
+    [
+        pytest.param("", 0, id="no-approval:lock-ttl"),
+        pytest.param("approval: {required: true}\n", 24 * 3600, id="approval-24h-default"),
+        pytest.param("approval: {required: true, timeout_hours: 48}\n", 48 * 3600, id="approval-48h"),
+        pytest.param("approval: {required: false, timeout_hours: 48}\n", 0, id="approval-off"),
+    ],
+)
+def test_the_lock_outlasts_the_approval_wait_when_the_model_needs_approval(
+    module_cloud: LocalCloud, churn_config: tuple[ModelConfig, str], approval: str, waits: int
+) -> None:
+    # Given a model whose config asks (or not) for approval
+    text = churn_config[1].replace("model: churn\n", "model: churn-approved\n") + approval
+    deployment = deploy(module_cloud, loads_config(text), text)
+    event = normalize_input({"trigger": "manual", "model": "churn-approved"}, started_at=STARTED_AT)
+
+    # When
+    run = call(module_cloud, "normalize", event)["run"]
+
+    # Then its lock lasts the steps' TTL plus the longest approval wait
+    ttl = deployment.settings.lock_ttl_seconds
+    assert int(run["lock_expires_at"]) - int(run["lock_now"]) == ttl + waits

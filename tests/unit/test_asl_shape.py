@@ -84,3 +84,121 @@ def test_every_outcome_the_state_machine_sets_is_in_the_result_contract():
     set_by_asl = {s["Result"] for s in ASL["States"].values() if s.get("ResultPath") == "$.outcome"}
 
     assert set_by_asl == set(OUTCOMES) - {"failed"}
+
+
+# Failures are events ------------------------------------------------------------------------------------
+
+FAILURE_KEYS = {"step", "model", "execution", "execution_arn", "error", "cause", "lock"}
+
+
+def _paths_to(target: str, start: str, *, avoiding: str) -> list[list[str]]:
+    """Every path (without cycles) from ``start`` to ``target`` that never enters ``avoiding``."""
+    states = ASL["States"]
+    found: list[list[str]] = []
+    stack = [[start]]
+    while stack:
+        path = stack.pop()
+        name = path[-1]
+        if name == target:
+            found.append(path)
+            continue
+        if name == avoiding:
+            continue
+        stack.extend(path + [nxt] for nxt in _successors(states[name]) if nxt not in path)
+    return found
+
+
+def _keys(parameters: dict) -> set[str]:
+    return {key.removesuffix(".$") for key in parameters}
+
+
+def test_every_fail_state_is_reached_only_through_the_run_failed_event():
+    fails = [name for name, state in ASL["States"].items() if state["Type"] == "Fail"]
+
+    assert fails == ["Failed"]
+    assert _paths_to("Failed", ASL["StartAt"], avoiding="PublishRunFailed") == []
+
+
+def test_run_failed_is_published_with_the_failure_and_a_failed_publish_still_fails_the_run():
+    publish = ASL["States"]["PublishRunFailed"]
+    entry = publish["Parameters"]["Entries"][0]
+
+    assert publish["Resource"] == "arn:aws:states:::events:putEvents"
+    assert (entry["Source"], entry["DetailType"], entry["Detail.$"]) == ("${EventSource}", "RunFailed", "$.failure")
+    assert publish["Retry"]
+    assert [(c["ErrorEquals"], c["Next"]) for c in publish["Catch"]] == [(["States.ALL"], "Failed")]
+    assert publish["Catch"][0]["ResultPath"] != "$.failure"  # the run's own error survives a failed publish
+    failed = ASL["States"]["Failed"]
+    assert (failed["ErrorPath"], failed["CausePath"]) == ("$.failure.error", "$.failure.cause")
+
+
+def _catching_states() -> Iterator[tuple[str, dict]]:
+    """(state, its catch-all) for every state whose failures end the run.
+
+    Not the RunFailed publish and the release after an error (the run is failing already), nor the
+    notifications (a failed notification keeps the outcome, in ``$.notify_error``).
+    """
+    for name, state in ASL["States"].items():
+        if name in {"PublishRunFailed", "ReleaseLockAfterError"}:
+            continue
+        for catch in state.get("Catch", []):
+            if catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] != "$.notify_error":
+                yield name, catch
+
+
+@pytest.mark.parametrize(("name", "catch"), list(_catching_states()))
+def test_each_failing_state_records_itself_as_the_failed_step(name, catch):
+    # Given the state a caught failure goes to first
+    recorder = ASL["States"][catch["Next"]]
+
+    # Then it records the failure: this state's name, the error and cause, and the lock's fate
+    assert recorder["Type"] == "Pass"
+    assert recorder["ResultPath"] == "$.failure"
+    assert _keys(recorder["Parameters"]) >= FAILURE_KEYS
+    assert recorder["Parameters"]["step"] == name
+    if name != "ReleaseLock":
+        assert catch["ResultPath"] == "$.error"
+        assert recorder["Parameters"]["error.$"] == "$.error.Error"
+        assert recorder["Parameters"]["cause.$"] == "$.error.Cause"
+
+
+def test_every_state_that_can_fail_the_run_is_caught():
+    caught = {name for name, _ in _catching_states()}
+
+    assert caught >= {"Normalize", "RecordEvent", "AcquireLock", "Checks", "Snapshot", "Train", "Validate"}
+    assert caught >= {"RequestApproval", "Promote", "RecordRejection", "ReleaseLock"}
+
+
+def test_a_lock_that_cannot_be_released_fails_the_run_as_lock_release_failed():
+    # Given the release at the end of a run that reached its outcome
+    release = ASL["States"]["ReleaseLock"]
+    catches = {tuple(c["ErrorEquals"]): c for c in release["Catch"]}
+
+    # Then a lock that is no longer ours needs nothing, and any other failure fails the run
+    assert catches[("DynamoDB.ConditionalCheckFailedException",)]["Next"] == "Done"
+    failing = catches[("States.ALL",)]["Next"]
+    recorder = ASL["States"][failing]
+    assert recorder["Parameters"]["error"] == "LockReleaseFailed"
+    assert recorder["Parameters"]["outcome.$"] == "$.outcome"  # the outcome the run reached is not lost
+    assert _paths_to("Failed", failing, avoiding="Done")
+    assert _paths_to("Done", failing, avoiding="Failed") == []
+
+
+@pytest.mark.parametrize("name", ["ReleaseLock", "ReleaseLockAfterError"])
+def test_releasing_the_lock_is_retried_on_transient_dynamodb_errors(name):
+    retried = {error for rule in ASL["States"][name]["Retry"] for error in rule["ErrorEquals"]}
+
+    assert {"DynamoDB.ThrottlingException", "DynamoDB.InternalServerError"} <= retried
+    assert {"DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.RequestLimitExceeded"} <= retried
+    assert max(rule["MaxAttempts"] for rule in ASL["States"][name]["Retry"]) >= 5
+
+
+def test_a_failure_after_the_lock_releases_it_before_publishing_run_failed():
+    # Every failure recorded while the lock is held goes to the release, then to the event
+    held = [ASL["States"][c["Next"]] for _, c in _catching_states()]
+    held = [r for r in held if r["Parameters"]["lock"] == "held" and r["Parameters"]["step"] != "ReleaseLock"]
+
+    assert held and {r["Next"] for r in held} == {"ReleaseLockAfterError"}
+    after = ASL["States"]["ReleaseLockAfterError"]
+    assert {c["Next"] for c in after["Catch"]} | {after["Next"]} <= {"LockReleased", "PublishRunFailed"}
+    assert ASL["States"]["LockReleased"]["Next"] == "PublishRunFailed"

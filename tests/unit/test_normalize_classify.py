@@ -205,3 +205,23 @@ def test_unrecognized_input_is_invalid(event: dict[str, Any]) -> None:
 def test_unrecognized_input_message_lists_its_keys() -> None:
     with pytest.raises(InvalidEvent, match=r"keys: \['hello', 'model'\]"):
         _classify({"hello": "world", "model": "churn"})
+
+
+# lock expiry ---------------------------------------------------------------------------------------------
+
+
+def test_the_lock_of_a_run_without_approval_lasts_the_lock_ttl() -> None:
+    from retrain.steps.normalize import lock_expires_at
+
+    assert lock_expires_at(1_000_000, 3600, None) == 1_003_600
+
+
+def test_the_lock_of_a_run_that_waits_for_approval_outlasts_the_whole_wait() -> None:
+    # Given approval.timeout_hours: 24 and the default LockTtlSeconds
+    from retrain.steps.normalize import lock_expires_at
+
+    # When
+    expires = lock_expires_at(1_000_000, 3600, 24 * 3600)
+
+    # Then the lock outlives the longest wait by the TTL that covers the steps themselves
+    assert expires == 1_000_000 + 24 * 3600 + 3600

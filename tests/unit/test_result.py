@@ -362,6 +362,23 @@ def test_failed_execution_reports_the_lambda_error() -> None:
     assert CONTRACT_KEYS <= set(result)
 
 
+def test_run_whose_lock_could_not_be_released_fails_saying_so_and_what_it_reached() -> None:
+    # Given a run that promoted v3, then could not release its lock (the Fail state's plain-text cause)
+    cause = (
+        "the run ended promoted but the lock of model churn could not be released "
+        "(DynamoDB.AccessDeniedException: denied); the next run can take it after 1715130000 (epoch seconds)"
+    )
+    response = described("FAILED", error="LockReleaseFailed", cause=cause)
+
+    # When
+    result = build(response, trigger="schedule", champion_before=2, champion_after=3)
+
+    # Then the run is failed, not a quiet success, and the champion it promoted is still reported
+    assert result["outcome"] == "failed"
+    assert result["error"] == f"LockReleaseFailed: {cause}"
+    assert result["champion_version"] == 3
+
+
 @pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED"])
 def test_execution_that_did_not_finish_reports_its_status(status: str) -> None:
     result = build(described(status), trigger="manual", champion_before=1, champion_after=1)

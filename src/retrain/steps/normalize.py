@@ -112,6 +112,18 @@ def cooldown_until(champion: dict[str, Any] | None, hours: float) -> datetime | 
     return utc(promoted) + timedelta(hours=hours) if promoted else None
 
 
+def lock_expires_at(now_epoch: int, ttl_seconds: int, approval_timeout_seconds: int | None) -> int:
+    """When the run's lock lapses, in epoch seconds.
+
+    ``ttl_seconds`` (``LockTtlSeconds``) covers the steps themselves. A run that
+    waits for approval also holds the lock while it waits, for up to
+    ``approval_timeout_seconds``: the lock must outlive that wait, or another
+    trigger would take the model over from a run that is merely waiting.
+    ``None`` when the model's config needs no approval.
+    """
+    return now_epoch + ttl_seconds + (approval_timeout_seconds or 0)
+
+
 def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Build the :class:`Run` for a trigger; returns ``{"run": {...}}``."""
     trigger, model, mode, reason = _classify(request.event)
@@ -129,6 +141,9 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
     force = _forced(request.event)
     until = cooldown_until(get_champion(settings.registry_table, model), config.triggers.cooldown_hours)
     in_cooldown = until is not None and clock < until and not force
+    approval_timeout = round(config.approval.timeout_hours * 3600)
+    waits = approval_timeout if config.approval.required else None
+    expires = lock_expires_at(now_epoch, settings.lock_ttl_seconds, waits)
     result = Run(
         model=model,
         trigger=trigger,
@@ -143,7 +158,7 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         training_window_start=training_start.isoformat(),
         lock_pk=model_pk(model),
         lock_now=str(now_epoch),
-        lock_expires_at=str(now_epoch + settings.lock_ttl_seconds),
+        lock_expires_at=str(expires),
         dedupe_sk=dedupe_key(
             request.event, trigger, utc(request.started_at), config.triggers.dedupe_minutes, request.execution
         ),
@@ -152,7 +167,7 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         in_cooldown=in_cooldown,
         cooldown_until=until.isoformat() if until else None,
         approval_required=config.approval.required,
-        approval_timeout_seconds=round(config.approval.timeout_hours * 3600),
+        approval_timeout_seconds=approval_timeout,
     )
     return {"run": result.model_dump(mode="json")}
 
