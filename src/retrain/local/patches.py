@@ -1,7 +1,8 @@
 """The moto patches of the local cloud.
 
 1. Run Lambda handlers in-process when moto invokes a function.
-2. Deliver EventBridge events to Step Functions targets.
+2. Deliver EventBridge events to Step Functions targets; a failed delivery goes to the
+   target's dead-letter queue, as EventBridge sends it.
 3. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
 4. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
 
@@ -253,6 +254,73 @@ def start_state_machine(target: dict[str, Any], event: dict[str, Any], rule_name
     return str(arn)
 
 
+#: EventBridge's DLQ ``ERROR_CODE`` for a Step Functions ``StartExecution`` error (others: ERROR_FROM_TARGET).
+DLQ_ERROR_CODES = {
+    "StateMachineDoesNotExist": "NO_RESOURCE",
+    "ResourceNotFound": "NO_RESOURCE",
+    "StateMachineDeleting": "NO_RESOURCE",
+    "ExecutionAlreadyExists": "RESOURCE_ALREADY_EXISTS",
+    "ExecutionLimitExceeded": "RESOURCE_LIMIT_EXCEEDED",
+    "AccessDeniedException": "NO_PERMISSIONS",
+    "ThrottlingException": "THROTTLING",
+    "InvalidExecutionInput": "INVALID_PARAMETER",
+    "InvalidName": "INVALID_PARAMETER",
+    "InvalidArn": "INVALID_PARAMETER",
+    "ValidationException": "INVALID_PARAMETER",
+}
+#: Events sent to a dead-letter queue, in order: ``(queue_arn, event, attributes)``.
+DEAD_LETTERS: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+
+def send_to_dead_letter_queue(queue_arn: str, event: dict[str, Any], attributes: dict[str, str]) -> None:
+    """Put ``event`` (the body, unchanged) in the SQS queue ``queue_arn`` with EventBridge's DLQ attributes."""
+    import boto3
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    sqs = boto3.client("sqs", region_name=region)
+    url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(event),
+        MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+    )
+    DEAD_LETTERS.append((queue_arn, event, attributes))
+
+
+def deliver_to_state_machine(
+    target: dict[str, Any], event: dict[str, Any], rule_name: str, rule_arn: str
+) -> str | None:
+    """Deliver ``event`` to a state-machine target; an error goes to the target's dead-letter queue.
+
+    Returns the execution started, or ``None`` when the event was dead-lettered.
+    As on EventBridge, the queue gets the original event as the body and the
+    attributes ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``
+    and ``RETRY_ATTEMPTS``. The errors StartExecution raises here (no such
+    state machine, a name taken, invalid input) are not retried by EventBridge,
+    so ``RETRY_ATTEMPTS`` is 0 and there is no ``EXHAUSTED_RETRY_CONDITION``.
+    A target without ``DeadLetterConfig`` raises the error, as before.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        return start_state_machine(target, event, rule_name)
+    except ClientError as exc:
+        queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue_arn:
+            raise
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        attributes = {
+            "RULE_ARN": rule_arn,
+            "TARGET_ARN": str(target["Arn"]),
+            "ERROR_CODE": DLQ_ERROR_CODES.get(code, "ERROR_FROM_TARGET"),
+            "ERROR_MESSAGE": f"{code}: {error.get('Message', exc)}"[:1024],
+            "RETRY_ATTEMPTS": "0",
+        }
+        send_to_dead_letter_queue(str(queue_arn), event, attributes)
+        return None
+
+
 def _patched_send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
     """moto delivers to logs, SQS, archives and buses only; add Step Functions targets.
 
@@ -269,7 +337,7 @@ def _patched_send_to_targets(self: Any, original_event: dict[str, Any], transfor
             event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event.pop("ingestion-time", None)
         for target in states:
-            start_state_machine(target, event, self.name)
+            deliver_to_state_machine(target, event, self.name, self.arn)
     if others:
         saved = self.targets
         self.targets = others
@@ -348,3 +416,4 @@ def uninstall() -> None:
         _ORIGINAL_SEND = None
     unregister_all()
     STARTED.clear()
+    DEAD_LETTERS.clear()
