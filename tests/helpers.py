@@ -193,15 +193,17 @@ class Deployment:
 def deploy(cloud: LocalCloud, config: ModelConfig, text: str, *, reference: pd.DataFrame | None = None) -> Deployment:
     """Store ``config`` on the cloud; with ``reference``, make v1 its champion as ``retrain bootstrap`` does.
 
-    The bootstrap validates v1 (absolute gates only) and stores the config once v1 is
-    promoted; a v1 that fails a gate raises :class:`~retrain.errors.BootstrapRejected`.
+    The bootstrap validates v1 (absolute gates only) and registers the model once v1 is
+    promoted (its config, its schedule and its alarms); a v1 that fails a gate raises
+    :class:`~retrain.errors.BootstrapRejected`. Without ``reference`` only the config is
+    stored: the model has no schedule and no alarm.
     """
     settings = settings_of(cloud)
     champion = None
     if reference is None:
         deploy_config(settings, config, text)
     else:
-        champion = bootstrap(settings, config, text, reference).candidate
+        champion = bootstrap(settings, config, text, reference, stack=cloud.fleet).candidate
     return Deployment(cloud=cloud, settings=settings, config=config, text=text, champion=champion)
 
 

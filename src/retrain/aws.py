@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from retrain.errors import DataNotFound, RetrainError, TransientError
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_s3.client import S3Client
@@ -49,9 +50,20 @@ def ssm() -> SSMClient:
     return boto3.client("ssm", config=_RETRIES)
 
 
+@functools.cache
+def cloudwatch() -> CloudWatchClient:
+    return boto3.client("cloudwatch", config=_RETRIES)
+
+
+@functools.cache
+def scheduler() -> Any:
+    """EventBridge Scheduler (no type stubs installed for it)."""
+    return boto3.client("scheduler", config=_RETRIES)
+
+
 def reset_clients() -> None:
     """Forget cached clients (a new moto mock or new credentials)."""
-    for factory in (s3, dynamodb, events, ssm):
+    for factory in (s3, dynamodb, events, ssm, cloudwatch, scheduler):
         factory.cache_clear()
 
 
@@ -178,3 +190,29 @@ def empty_bucket(bucket: str) -> int:
     except ClientError as exc:
         raise _translate(exc, f"s3://{bucket}") from exc
     return deleted
+
+
+def delete_bucket(bucket: str) -> int:
+    """Empty ``bucket`` (:func:`empty_bucket`) and delete it; returns the object versions deleted.
+
+    An object written meanwhile (a late S3 access-log delivery) makes S3 refuse
+    with BucketNotEmpty: the bucket is emptied and deleted once more.
+    """
+    deleted = empty_bucket(bucket)
+    for attempt in range(2):
+        try:
+            s3().delete_bucket(Bucket=bucket)
+            return deleted
+        except ClientError as exc:
+            if error_code(exc) != "BucketNotEmpty" or attempt:
+                raise _translate(exc, f"s3://{bucket}") from exc
+            deleted += empty_bucket(bucket)
+    return deleted
+
+
+def delete_table(table: str) -> None:
+    """Delete a DynamoDB table (with every item in it). This cannot be undone."""
+    try:
+        dynamodb().delete_table(TableName=table)
+    except ClientError as exc:
+        raise _translate(exc, f"table {table}") from exc

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from retrain.config import ModelConfig
+    from retrain.fleet import FleetStack, Registration
     from retrain.lifecycle import BootstrapOutcome
     from retrain.settings import Settings
 
@@ -221,7 +222,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
         else:
             _clients_for(args)
             settings = _stack_settings(args, buckets=True)
-            outcome = lifecycle.bootstrap(settings, config, text, reference, force=args.force, source=source)
+            stack = _fleet_stack(args)
+            outcome = lifecycle.bootstrap(
+                settings, config, text, reference, force=args.force, source=source, stack=stack
+            )
     except BootstrapRejected as exc:
         if exc.outcome is not None:
             _print_bootstrap(exc.outcome)
@@ -236,6 +240,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     print(f"{verdict}: {outcome.model} v{outcome.version} is the champion{previous}")
     if not args.local:
         print(f"  SSM parameter {outcome.champion_parameter}; config {outcome.config_uri}")
+    if outcome.registration is not None:
+        _print_registration(outcome.registration)
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -246,8 +252,8 @@ def _bootstrap_locally(config: ModelConfig, text: str, reference: pd.DataFrame, 
     from retrain.local.cloud import LocalCloud
     from retrain.local.run import settings_of
 
-    with LocalCloud(parameters={"ModelName": config.model}) as cloud:
-        return bootstrap(settings_of(cloud), config, text, reference, source=source)
+    with LocalCloud() as cloud:
+        return bootstrap(settings_of(cloud), config, text, reference, source=source, stack=cloud.fleet)
 
 
 def _print_bootstrap(outcome: BootstrapOutcome) -> None:
@@ -262,6 +268,76 @@ def _print_bootstrap(outcome: BootstrapOutcome) -> None:
         print(f"    {'pass' if gate.passed else 'FAIL'}  {gate.name:<22} {gate.detail or ''}")
 
 
+def _fleet_stack(args: argparse.Namespace) -> FleetStack:
+    """The stack's schedule group, scheduler role, state machine and metric namespace (its outputs)."""
+    from retrain.fleet import FleetStack
+
+    return FleetStack.from_outputs(args.stack, _stack_outputs(args.stack, args.region))
+
+
+def _print_registration(registration: Registration) -> None:
+    print(
+        f"  schedule {registration.schedule_arn}: {registration.schedule_expression}, {registration.schedule_state}"
+        f"{'' if registration.created else ' (updated)'}"
+    )
+    print(f"  alarms: {', '.join(registration.alarms) or 'none'}")
+    if registration.removed_alarms:
+        print(f"  alarms removed (disabled in the config): {', '.join(registration.removed_alarms)}")
+
+
+def _register(args: argparse.Namespace) -> int:
+    """``retrain register``: 0 registered; 1 no champion yet or an AWS error; 2 invalid config."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import fleet, lifecycle, registry
+
+    try:
+        config, text = lifecycle.read_config(args.config)
+    except RetrainError as exc:
+        print(f"invalid: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        _clients_for(args)
+        stack = _fleet_stack(args)
+        table = args.table or _stack_settings(args).registry_table
+        if registry.get_champion(table, config.model) is None:
+            print(
+                f"register refused: model {config.model!r} has no champion on stack {args.stack!r}, so a scheduled "
+                "run would have nothing to compare with. Run `retrain bootstrap`, which registers the model once "
+                "its first version is promoted",
+                file=sys.stderr,
+            )
+            return 1
+        registration = fleet.register(stack, config, text)
+    except (RetrainError, BotoCoreError, ClientError) as exc:
+        print(f"register failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"registered {config.model!r} on stack {args.stack!r}: config {registration.config_uri}")
+    _print_registration(registration)
+    return 0
+
+
+def _unregister(args: argparse.Namespace) -> int:
+    """``retrain unregister``: 0 removed; 1 not registered or an AWS error."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retrain import fleet
+
+    try:
+        _clients_for(args)
+        removed = fleet.unregister(_fleet_stack(args), args.model)
+    except (RetrainError, BotoCoreError, ClientError) as exc:
+        print(f"unregister failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"unregistered {args.model!r} from stack {args.stack!r}: schedule "
+        f"{'deleted' if removed.schedule_deleted else 'absent'}, alarms deleted: "
+        f"{', '.join(removed.alarms_deleted) or 'none'}, config {'deleted' if removed.config_deleted else 'absent'}"
+    )
+    print("  its registry versions, artifacts and reports are kept (`retrain models --model M` lists them)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from retrain.demo import run_demo
 
@@ -271,19 +347,42 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r["outcome"] == "failed" for r in results) else 0
 
 
+def _retained_resources(cfn: Any, stack: str) -> set[str]:
+    """Logical ids the deployed template keeps when the stack is deleted (``DeletionPolicy: Retain``)."""
+    body = cfn.get_template(StackName=stack, TemplateStage="Processed")["TemplateBody"]
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError:  # a YAML body: the processed stage of a SAM stack is JSON
+            return {"DataBucket", "ArtifactBucket", "RegistryTable"}
+    return {name for name, r in (body.get("Resources") or {}).items() if r.get("DeletionPolicy") == "Retain"}
+
+
 def _teardown(args: argparse.Namespace) -> int:
-    """Empty every bucket of a stack (all object versions) so that ``sam delete`` can remove them."""
+    """Before ``sam delete``: remove a stack's buckets (every object version, then the bucket) and say what is kept.
+
+    The data and artifact buckets and the registry table are retained by the
+    template (``sam delete`` leaves them). By default teardown removes every
+    bucket, and keeps the registry table unless ``--delete-registry``; with
+    ``--keep-history`` it removes only the buckets the stack would delete.
+    """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from retrain import aws
 
+    if args.keep_history and args.delete_registry:
+        print("--keep-history keeps the registry table; it cannot go with --delete-registry", file=sys.stderr)
+        return 2
     if not args.yes:
         print(
-            f"teardown deletes every object version in stack {args.stack!r}'s buckets, for good; add --yes to go ahead",
+            f"teardown deletes stack {args.stack!r}'s buckets with every object version in them, for good "
+            f"(--keep-history: only those sam delete removes; --delete-registry: the registry table too); "
+            f"add --yes to go ahead",
             file=sys.stderr,
         )
         return 2
+    kept: list[str] = []
     try:
         _clients_for(args)
         cfn = boto3.client("cloudformation", region_name=args.region)
@@ -293,13 +392,33 @@ def _teardown(args: argparse.Namespace) -> int:
             if aws.error_code(exc) == "ValidationError":
                 raise StackNotFound(f"cannot describe stack {args.stack!r}: {exc}") from exc
             raise
-        buckets = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::S3::Bucket"]
-        for bucket in buckets:
-            print(f"  s3://{bucket}: {aws.empty_bucket(bucket)} object versions deleted")
+        retained = _retained_resources(cfn, args.stack)
+        buckets = [r for r in resources if r["ResourceType"] == "AWS::S3::Bucket"]
+        # Retained (history) buckets first: they log into the access-log bucket, which goes last.
+        buckets.sort(key=lambda r: r["LogicalResourceId"] not in retained)
+        for resource in buckets:
+            bucket = resource["PhysicalResourceId"]
+            if args.keep_history and resource["LogicalResourceId"] in retained:
+                kept.append(f"s3://{bucket} ({resource['LogicalResourceId']}, every object version)")
+                continue
+            print(f"  s3://{bucket}: {aws.delete_bucket(bucket)} object versions deleted, bucket deleted")
+        for resource in resources:
+            if resource["ResourceType"] != "AWS::DynamoDB::Table":
+                continue
+            table = resource["PhysicalResourceId"]
+            if args.delete_registry:
+                aws.delete_table(table)
+                print(f"  table {table}: deleted")
+            elif resource["LogicalResourceId"] in retained:
+                kept.append(f"table {table} ({resource['LogicalResourceId']}: every model's versions and lineage)")
     except (RetrainError, BotoCoreError, ClientError) as exc:
         print(f"teardown failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(buckets)} buckets of stack {args.stack!r} are empty; now: sam delete --stack-name {args.stack}")
+    for item in kept:
+        print(f"  kept: {item}")
+    if kept:
+        print("  kept resources outlive the stack; run teardown again before sam delete to remove them")
+    print(f"stack {args.stack!r} is ready to delete; now: sam delete --stack-name {args.stack}")
     return 0
 
 
@@ -361,9 +480,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     down = sub.add_parser(
         "teardown",
-        help="before `sam delete`: empty the stack's versioned buckets (every object version; cannot be undone)",
+        help="before `sam delete`: delete the stack's buckets and every object version in them (cannot be undone)",
+        description=(
+            "sam delete leaves the data and artifact buckets and the registry table (DeletionPolicy Retain: every "
+            "model's history outlives the stack). Before it, teardown deletes every bucket of the stack (all object "
+            "versions, then the bucket) and keeps the registry table; --keep-history deletes only the buckets the "
+            "stack itself would delete; --delete-registry deletes the registry table too. It lists what it kept."
+        ),
     )
-    down.add_argument("--yes", action="store_true", help="really delete every object version")
+    down.add_argument("--yes", action="store_true", help="really delete (nothing is deleted without it)")
+    down.add_argument(
+        "--keep-history",
+        action="store_true",
+        help="keep the retained data and artifact buckets (and the table); delete only the access-log bucket",
+    )
+    down.add_argument(
+        "--delete-registry",
+        action="store_true",
+        help="also delete the retained registry table: every model's versions, lineage and champion pointer",
+    )
     stack_options(down)
     down.set_defaults(func=_teardown)
 
@@ -404,6 +539,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stack_options(boot, stack_group=target)
     boot.set_defaults(func=_bootstrap)
+
+    reg = sub.add_parser(
+        "register",
+        help="store a model's config and create or update its schedule and alarms on the stack",
+        description=(
+            "Validate CONFIG (as validate-config does, and its estimator against the allowlist), store it at "
+            "s3://<DataBucketName>/configs/<model>.yaml, create or update the model's EventBridge Scheduler "
+            "schedule (schedule.expression, schedule.enabled) in the stack's schedule group and its CloudWatch "
+            "alarms <stack>-<model>-<signal> (alarms.*; a disabled alarm is deleted). The model must have a "
+            "champion (retrain bootstrap registers it the first time). Exit codes: 0 registered; 1 no champion "
+            "or an AWS error; 2 invalid config."
+        ),
+    )
+    reg.add_argument("--config", required=True, help="the model's YAML config")
+    stack_options(reg)
+    reg.set_defaults(func=_register)
+
+    unreg = sub.add_parser(
+        "unregister",
+        help="delete a model's schedule, alarms and config from the stack; keep its versions and artifacts",
+    )
+    unreg.add_argument("--model", required=True)
+    unreg.add_argument("--stack", default="retrain", help="the deployed stack's name (default retrain)")
+    unreg.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
+    unreg.set_defaults(func=_unregister)
 
     demo = sub.add_parser("demo", help="the bundled example: a stable window, then a drifted one")
     demo.add_argument("--out", default="retrain-out/demo")

@@ -312,10 +312,117 @@ class Approval(_Strict):
     timeout_hours: float = Field(default=24.0, gt=0, le=24 * 365)
 
 
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((.*)\)$")
+
+
+def check_schedule_expression(expression: str, *, where: str = "schedule.expression") -> str:
+    """Check an EventBridge Scheduler recurrence: ``rate(N unit)`` or ``cron(6 fields)``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and what is wrong (``rate(1 days)``: use the singular
+        unit for 1; a cron needs 6 fields and a ``?`` in day-of-month or day-of-week).
+    """
+    rate = _RATE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            raise ValueError(f"{where} == {expression!r}, the rate must be >= 1")
+        singular = not unit.endswith("s")
+        if (value == 1) != singular:
+            right = unit.rstrip("s") if value == 1 else f"{unit.rstrip('s')}s"
+            raise ValueError(f"{where} == {expression!r}, write rate({value} {right})")
+        return expression
+    cron = _CRON.match(expression)
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"{where} == {expression!r}, a cron needs 6 fields (minutes hours day-of-month month "
+                f"day-of-week year), got {len(fields)}"
+            )
+        if "?" not in (fields[2], fields[4]):
+            raise ValueError(f"{where} == {expression!r}, day-of-month or day-of-week must be '?'")
+        return expression
+    raise ValueError(
+        f"{where} == {expression!r}, must be 'rate(<n> minute[s]|hour[s]|day[s])' or 'cron(<6 fields>)', "
+        "e.g. 'rate(1 day)' or 'cron(0 6 * * ? *)'"
+    )
+
+
 class Schedule(_Strict):
-    """``check`` runs the checks and retrains only if a signal fires; ``always`` retrains every period."""
+    """When and how the model's schedule runs.
+
+    ``mode``: ``check`` runs the checks and retrains only if a signal fires;
+    ``always`` retrains every period. ``expression``: the EventBridge Scheduler
+    recurrence (``rate(...)`` or ``cron(...)``, UTC) of the model's own schedule,
+    created by ``retrain register``. ``enabled: false`` keeps the schedule but
+    disabled (alarm and manual triggers still run).
+    """
 
     mode: Literal["check", "always"] = "check"
+    expression: str = "rate(1 day)"
+    enabled: bool = True
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        return check_schedule_expression(value.strip())
+
+
+#: CloudWatch comparison operators an alarm may use (``ALARM`` when the metric compares so with the threshold).
+Comparison = Literal[
+    "LessThanThreshold", "LessThanOrEqualToThreshold", "GreaterThanThreshold", "GreaterThanOrEqualToThreshold"
+]
+
+
+def estimated_metric_name(metric: str) -> str:
+    """CloudWatch name of a CBPE estimate: ``roc_auc`` -> ``EstimatedRocAuc`` (as the metric check publishes it)."""
+    return "Estimated" + "".join(part.capitalize() for part in metric.split("_"))
+
+
+def published_performance_metrics(problem: Problem) -> tuple[str, ...]:
+    """Metric names the metric check publishes for labelled predictions (and their interval bounds)."""
+    names = signal_metrics_for(problem)
+    return (*names, *(f"{m}_{use}" for m in names for use in ("ci_lower", "ci_upper")))
+
+
+def published_estimated_metrics() -> tuple[str, ...]:
+    """Metric names the metric check publishes for label-free estimates (classification only)."""
+    names = [estimated_metric_name(m) for m in ESTIMATED_METRICS]
+    bounds = [estimated_metric_name(f"{m}_{use}") for m in ESTIMATED_METRICS for use in ("ci_lower", "ci_upper")]
+    return (*names, *bounds)
+
+
+class MetricAlarm(_Strict):
+    """An alarm on one published metric: ``ALARM`` when ``metric`` ``comparison`` ``threshold``."""
+
+    metric: str = Field(min_length=1)
+    threshold: float
+    comparison: Comparison = "LessThanThreshold"
+
+
+class Alarms(_Strict):
+    """The model's CloudWatch alarms, created by ``retrain register`` as ``<stack>-<model>-<signal>``.
+
+    An alarm going to ``ALARM`` starts a retraining run (trigger-based retraining).
+    ``null`` disables one (``retrain register`` deletes it). The defaults are the
+    former stack-wide ones; a regression model has no performance or estimated
+    alarm unless its config names one (``accuracy`` is not a regression metric).
+    ``drift_share``: ``DriftShare`` >= this share of drifted features;
+    ``flagged_rate``: ``FlaggedRate`` >= this percent of predictions flagged.
+    """
+
+    performance: MetricAlarm | None = Field(
+        default_factory=lambda: MetricAlarm(metric="accuracy", threshold=0.8, comparison="LessThanThreshold")
+    )
+    drift_share: float | None = Field(default=0.3, gt=0, le=1)
+    flagged_rate: float | None = Field(default=5.0, gt=0, le=100)
+    estimated: MetricAlarm | None = Field(
+        default_factory=lambda: MetricAlarm(metric="EstimatedAccuracy", threshold=0.8, comparison="LessThanThreshold")
+    )
 
 
 class Monitoring(_Strict):
@@ -432,6 +539,17 @@ class ModelConfig(_Strict):
     training: Training
     validation: Validation = Field(default_factory=Validation)
     approval: Approval = Field(default_factory=Approval)
+    alarms: Alarms = Field(default_factory=Alarms)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regression_alarms(cls, data: Any) -> Any:
+        """A regression model gets no default performance or estimated alarm (their defaults watch accuracy)."""
+        if isinstance(data, dict) and data.get("problem") == "regression":
+            alarms = data.get("alarms", {})
+            if isinstance(alarms, dict):
+                data = {**data, "alarms": {"performance": None, "estimated": None, **alarms}}
+        return data
 
     @field_validator("model")
     @classmethod
@@ -475,7 +593,26 @@ class ModelConfig(_Strict):
         clash = sorted(reserved & {self.target, *self.features.all})
         if clash:
             raise ValueError(f"column {clash[0]!r} is reserved for monitoring (id, timestamp, prediction)")
+        self._check_alarms()
         return self
+
+    def _check_alarms(self) -> None:
+        performance, estimated = self.alarms.performance, self.alarms.estimated
+        if performance is not None and performance.metric not in published_performance_metrics(self.problem):
+            known = ", ".join(signal_metrics_for(self.problem))
+            raise ValueError(
+                f"alarms.performance.metric == {performance.metric!r} is not a metric the check publishes for a "
+                f"{self.problem} model ({known}, or <metric>_ci_lower/_ci_upper)"
+            )
+        if estimated is not None:
+            if self.problem != "classification":
+                raise ValueError("alarms.estimated: label-free estimation applies to classification only, use null")
+            if estimated.metric not in published_estimated_metrics():
+                names = ", ".join(estimated_metric_name(m) for m in ESTIMATED_METRICS)
+                raise ValueError(
+                    f"alarms.estimated.metric == {estimated.metric!r} is not a published estimate ({names}, "
+                    "or their _ci_lower/_ci_upper bounds, e.g. EstimatedAccuracyCiLower)"
+                )
 
     @property
     def primary_metric(self) -> str:

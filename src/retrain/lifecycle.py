@@ -13,10 +13,11 @@ A bootstrap goes through the very code the state machine's steps run:
    with one (``force``) every gate, against it.
 3. Every gate passed: the version is promoted (one conditional transaction,
    :func:`retrain.registry.promote`), published to its SSM parameter, the
-   reference stored under ``reference/<model>/`` and the config uploaded. A gate
+   reference stored under ``reference/<model>/`` and the model registered on the
+   stack (:func:`retrain.fleet.register`: its config, schedule and alarms). A gate
    failed: the version is recorded ``rejected`` with its reasons (what the state
    machine's ``RecordRejection`` writes) and :class:`~retrain.errors.BootstrapRejected`
-   is raised; the champion and the deployed config are unchanged.
+   is raised; the champion, the deployed config, the schedule and alarms are unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from retrain import aws, registry, snapshot, training
+from retrain import aws, fleet, registry, snapshot, training
 from retrain.champion import publish_champion
 from retrain.config import ModelConfig, load_config
 from retrain.contracts import Candidate, SnapshotRef, ValidationOut
@@ -69,6 +70,7 @@ class BootstrapOutcome(BaseModel):
     config_uri: str | None = None
     champion_parameter: str | None = None
     reference_uri: str | None = None
+    registration: fleet.Registration | None = None
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -196,6 +198,7 @@ def bootstrap(
     force: bool = False,
     source: str = "reference data",
     now: datetime | None = None,
+    stack: fleet.FleetStack | None = None,
 ) -> BootstrapOutcome:
     """Train a version from historical data, validate it, and promote it only if every gate passes.
 
@@ -216,6 +219,10 @@ def bootstrap(
         Names the reference in error messages.
     now
         The bootstrap's clock (the prediction-difference window ends here).
+    stack
+        The stack's schedule group, scheduler role and state machine: once the version is
+        promoted the model is registered there (config, schedule and alarms,
+        :func:`retrain.fleet.register`). None: the config is only uploaded.
 
     Returns
     -------
@@ -284,11 +291,13 @@ def bootstrap(
     promotion = registry.promote(table, config.model, candidate.version, expected=expected, execution=execution)
     parameter = publish_champion(settings, config.model, promotion)
     aws.put_bytes(settings.data_bucket, reference_key, to_parquet_bytes(frame))
-    config_uri = deploy_config(settings, config, text)
+    registration = fleet.register(stack, config, text) if stack is not None else None
+    config_uri = registration.config_uri if registration else deploy_config(settings, config, text)
     return outcome.model_copy(
         update={
             "promoted": True,
             "config_uri": config_uri,
+            "registration": registration,
             "champion_parameter": parameter,
             "reference_uri": aws.uri(settings.data_bucket, reference_key),
         }

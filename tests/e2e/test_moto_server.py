@@ -99,27 +99,77 @@ def test_the_local_dry_run_ignores_an_endpoint_pointed_at_a_server(stack, tmp_pa
     assert "would be promoted" in capsys.readouterr().out
 
 
-def test_teardown_needs_yes_and_then_empties_every_version_of_every_bucket(capsys):
+def _fill(stack: MotoServerStack) -> None:
+    """Versioned buckets holding overwritten and deleted objects (3 versions in the data bucket)."""
+    s3 = stack.client("s3")
+    bucket = stack.outputs["DataBucketName"]
+    for body in (b"v1", b"v2"):
+        s3.put_object(Bucket=bucket, Key="configs/churn.yaml", Body=body)
+    s3.delete_object(Bucket=bucket, Key="configs/churn.yaml")
+    s3.put_object(Bucket=stack.outputs["ArtifactBucketName"], Key="models/churn/v1/model.skops", Body=b"x")
+
+
+def _buckets(stack: MotoServerStack) -> set[str]:
+    return {b["Name"] for b in stack.client("s3").list_buckets()["Buckets"]}
+
+
+def _tables(stack: MotoServerStack) -> set[str]:
+    return set(stack.client("dynamodb").list_tables()["TableNames"])
+
+
+def test_teardown_needs_yes_then_deletes_every_bucket_and_says_it_kept_the_registry(capsys):
     with MotoServerStack(stack_name="doomed") as doomed, pointed_at(doomed):
-        # Given versioned buckets holding overwritten and deleted objects
-        s3 = doomed.client("s3")
-        bucket = doomed.outputs["DataBucketName"]
-        for body in (b"v1", b"v2"):
-            s3.put_object(Bucket=bucket, Key="configs/churn.yaml", Body=body)
-        s3.delete_object(Bucket=bucket, Key="configs/churn.yaml")
-        s3.put_object(Bucket=doomed.outputs["ArtifactBucketName"], Key="models/churn/v1/model.skops", Body=b"x")
+        _fill(doomed)
+        stack_buckets = {
+            r["PhysicalResourceId"]
+            for r in doomed.client("cloudformation").describe_stack_resources(StackName="doomed")["StackResources"]
+            if r["ResourceType"] == "AWS::S3::Bucket"
+        }
+        table = doomed.outputs["RegistryTableName"]
 
         # When teardown runs without --yes, nothing is deleted
         assert main(["teardown", "--stack", "doomed"]) == 2
-        assert s3.list_object_versions(Bucket=bucket).get("Versions")
+        assert stack_buckets <= _buckets(doomed)
 
         # When it runs with --yes
         assert main(["teardown", "--stack", "doomed", "--yes"]) == 0
 
-        # Then no bucket of the stack holds a version or a delete marker
-        for resource in doomed.client("cloudformation").describe_stack_resources(StackName="doomed")["StackResources"]:
-            if resource["ResourceType"] == "AWS::S3::Bucket":
-                listed = s3.list_object_versions(Bucket=resource["PhysicalResourceId"])
-                assert not listed.get("Versions") and not listed.get("DeleteMarkers")
+        # Then every bucket of the stack is gone, versions and all, and the retained registry table is kept
+        assert not stack_buckets & _buckets(doomed)
+        assert table in _tables(doomed)
     out = capsys.readouterr().out
-    assert "3 object versions deleted" in out and "sam delete --stack-name doomed" in out
+    assert "3 object versions deleted, bucket deleted" in out
+    assert f"kept: table {table}" in out
+    assert "sam delete --stack-name doomed" in out
+
+
+def test_teardown_keep_history_deletes_only_what_the_stack_deletes(capsys):
+    with MotoServerStack(stack_name="doomed-kept") as doomed, pointed_at(doomed):
+        _fill(doomed)
+        kept = {doomed.outputs["DataBucketName"], doomed.outputs["ArtifactBucketName"]}
+
+        assert main(["teardown", "--stack", "doomed-kept", "--yes", "--keep-history"]) == 0
+
+        # The retained buckets keep every version; the access-log bucket (deleted with the stack) is gone
+        assert kept <= _buckets(doomed)
+        assert doomed.physical["AccessLogBucket"] not in _buckets(doomed)
+        versions = doomed.client("s3").list_object_versions(Bucket=doomed.outputs["DataBucketName"])
+        assert len(versions["Versions"]) == 2 and len(versions["DeleteMarkers"]) == 1
+        assert doomed.outputs["RegistryTableName"] in _tables(doomed)
+    out = capsys.readouterr().out
+    assert all(f"kept: s3://{bucket}" in out for bucket in kept)
+
+
+def test_teardown_delete_registry_deletes_the_retained_table_too(capsys):
+    with MotoServerStack(stack_name="doomed-all") as doomed, pointed_at(doomed):
+        table = doomed.outputs["RegistryTableName"]
+
+        assert main(["teardown", "--stack", "doomed-all", "--yes", "--delete-registry"]) == 0
+
+        assert table not in _tables(doomed)
+    out = capsys.readouterr().out
+    assert f"table {table}: deleted" in out and "kept:" not in out
+
+
+def test_teardown_refuses_to_keep_history_and_delete_the_registry():
+    assert main(["teardown", "--stack", "doomed", "--yes", "--keep-history", "--delete-registry"]) == 2

@@ -47,10 +47,10 @@ def _run(cloud, window, reference, *, trigger="schedule", text=CONFIG_TEXT):
 
 
 def _deploy(cloud, reference, text=CONFIG_TEXT):
-    """Deploy the config and register v1, without running a window."""
+    """Make v1 the champion and register the model (config, schedule, alarms), without running a window."""
     config = loads_config(text)
     settings = settings_of(cloud)
-    bootstrap(settings, config, text, reference)
+    bootstrap(settings, config, text, reference, stack=cloud.fleet)
     return settings
 
 

@@ -142,7 +142,9 @@ def test_an_alarm_of_an_unconfigured_model_fails_before_any_lock(cloud, churn_co
     assert "'fraud'" in described["cause"]
 
 
-def test_every_alarm_of_the_template_watches_a_metric_the_checks_publish(cloud, churn_config, churn_reference, stable):
+def test_every_alarm_registered_for_a_model_watches_a_metric_the_checks_publish(
+    cloud, churn_config, churn_reference, stable
+):
     # Given every signal enabled, and a window with some flagged predictions
     _, text = churn_config
     full = text.replace(
@@ -166,9 +168,11 @@ def test_every_alarm_of_the_template_watches_a_metric_the_checks_publish(cloud, 
     # When the checks run
     assert cloud.wait(cloud.fire_schedule()[0])["status"] == "SUCCEEDED"
 
-    # Then each alarm's metric (namespace, name, dimensions) has data
+    # Then each of the model's alarms (all four) watches a metric (namespace, name, dimensions) that has data
     cloudwatch = cloud.client("cloudwatch")
-    for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{cloud.stack_name}-{config.model}-")["MetricAlarms"]
+    assert len(alarms) == 4
+    for alarm in alarms:
         found = cloudwatch.list_metrics(
             Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"]
         )["Metrics"]

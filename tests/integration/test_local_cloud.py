@@ -19,11 +19,18 @@ def template(module_cloud):
     return load_template(module_cloud.template_path)
 
 
+@pytest.fixture(scope="module")
+def registered(module_cloud, churn_config):
+    """churn registered on the module's cloud (its config, schedule and alarms; no champion needed here)."""
+    return module_cloud.register(*churn_config)
+
+
 def _of_type(template, kind):
     return [name for name, resource in template["Resources"].items() if resource["Type"] == kind]
 
 
 def test_every_bucket_table_function_and_alarm_of_the_template_exists(module_cloud, template):
+    # (a registered model's alarms come on top of the template's)
     buckets = {b["Name"] for b in module_cloud.client("s3").list_buckets()["Buckets"]}
     tables = set(module_cloud.client("dynamodb").list_tables()["TableNames"])
     functions = {f["FunctionName"] for f in module_cloud.client("lambda").list_functions()["Functions"]}
@@ -32,7 +39,20 @@ def test_every_bucket_table_function_and_alarm_of_the_template_exists(module_clo
     assert {module_cloud.ref(n) for n in _of_type(template, "AWS::S3::Bucket")} <= buckets
     assert {module_cloud.ref(n) for n in _of_type(template, "AWS::DynamoDB::Table")} <= tables
     assert {module_cloud.ref(n) for n in _of_type(template, "AWS::Serverless::Function")} == functions
-    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::CloudWatch::Alarm")} == alarms
+    assert {module_cloud.ref(n) for n in _of_type(template, "AWS::CloudWatch::Alarm")} <= alarms
+
+
+def test_the_schedule_group_and_the_scheduler_role_are_the_stacks_outputs(module_cloud):
+    group = module_cloud.client("scheduler").get_schedule_group(Name=module_cloud.outputs["ScheduleGroupName"])
+    role_name = module_cloud.outputs["SchedulerRoleArn"].rsplit("/", 1)[-1]
+    role = module_cloud.client("iam").get_role(RoleName=role_name)["Role"]
+    policy = module_cloud.client("iam").get_role_policy(RoleName=role_name, PolicyName="StartRetrainingRuns")
+
+    assert group["Name"] == module_cloud.stack_name
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    start = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "states:StartExecution"]
+    assert start[0]["Resource"] == module_cloud.state_machine_arn
+    assert module_cloud.outputs["StateMachineArn"] == module_cloud.state_machine_arn
 
 
 def test_functions_get_the_globals_environment_with_resources_resolved(module_cloud):
@@ -63,7 +83,7 @@ def test_each_event_source_of_the_state_machine_is_a_rule(module_cloud, template
 
     assert len(module_cloud.rules) == len(events)
     assert {r["name"] for r in module_cloud.rules} <= rules
-    assert module_cloud.schedule_rules() == ["retrain-RetrainingStateMachineSchedule"]
+    assert module_cloud.schedule_rules() == []  # schedules are per model, in EventBridge Scheduler
 
 
 def test_put_events_starts_the_state_machine_of_a_matching_rule_only(module_cloud):
@@ -80,18 +100,19 @@ def test_put_events_starts_the_state_machine_of_a_matching_rule_only(module_clou
     assert delivered["time"].endswith("Z")
 
 
-def test_a_schedule_rule_matches_no_put_event_but_fires_with_its_constant_input(module_cloud):
+def test_a_models_schedule_matches_no_put_event_but_fires_with_its_constant_input(module_cloud, registered):
     before = len(patches.STARTED)
     module_cloud.put_events([{"Source": "aws.events", "DetailType": "Scheduled Event", "Detail": "{}"}])
     assert len(patches.STARTED) == before
 
-    started = module_cloud.fire_schedule()
+    started = module_cloud.fire_schedule("churn")
 
     execution = module_cloud.client("stepfunctions").describe_execution(executionArn=started[0])
     assert json.loads(execution["input"]) == {"trigger": "schedule", "model": "churn"}
+    module_cloud.wait(started[0])
 
 
-def test_an_alarm_state_change_is_the_standard_event_with_the_alarm_metric(module_cloud):
+def test_an_alarm_state_change_is_the_standard_event_with_the_alarm_metric(module_cloud, registered):
     alarm = "retrain-churn-drift"
 
     started = module_cloud.set_alarm_state(alarm, "ALARM", "Threshold Crossed: 1 datapoint")
@@ -109,7 +130,7 @@ def test_an_alarm_state_change_is_the_standard_event_with_the_alarm_metric(modul
     assert state["StateValue"] == "ALARM"
 
 
-def test_an_alarm_returning_to_ok_starts_nothing(module_cloud):
+def test_an_alarm_returning_to_ok_starts_nothing(module_cloud, registered):
     assert module_cloud.set_alarm_state("retrain-churn-performance", "OK", "back to normal") == []
 
 

@@ -120,9 +120,10 @@ def test_the_accuracy_is_printed_as_an_emf_metric_with_the_model_dimension(
 def test_through_lambda_the_accuracy_reaches_cloudwatch_as_the_alarm_watches_it(
     module_churn: Deployment, worse: tuple[pd.DataFrame, Window]
 ) -> None:
-    # Given the performance alarm of the template
+    # Given the performance alarm registered for the model
     cloudwatch = module_churn.cloud.client("cloudwatch")
-    alarm = cloudwatch.describe_alarms(AlarmNames=[module_churn.cloud.ref("PerformanceAlarm")])["MetricAlarms"][0]
+    name = f"{module_churn.cloud.stack_name}-churn-performance"
+    alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
 
     # When the check runs as a Lambda function (its EMF output becomes metric data)
     response = invoke(module_churn.cloud, "metric_check", run_input(WORSE_END))

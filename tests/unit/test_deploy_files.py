@@ -25,7 +25,12 @@ CREATES = {
     "AWS::Serverless::Function": ["lambda:CreateFunction", "iam:CreateRole", "iam:PassRole", "iam:PutRolePolicy"],
     "AWS::Serverless::StateMachine": ["states:CreateStateMachine", "events:PutRule", "events:PutTargets"],
     "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm"],
-    "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+    "AWS::Scheduler::ScheduleGroup": ["scheduler:CreateScheduleGroup"],
+    "AWS::IAM::Role": ["iam:CreateRole", "iam:PutRolePolicy"],
+    "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:TagResource"],
+    "AWS::SQS::Queue": ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
+    "AWS::SQS::QueuePolicy": ["sqs:SetQueueAttributes"],
+    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard"],
 }
 #: What the retrain commands in the README call (bootstrap, models, trigger, approve, teardown).
 COMMANDS = [
@@ -38,6 +43,18 @@ COMMANDS = [
     "events:PutEvents",
     "states:SendTaskSuccess",
     "s3:DeleteObjectVersion",
+    # register / unregister: the model's schedule (run as the stack's scheduler role), alarms and config
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "iam:PassRole",
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DescribeAlarms",
+    "s3:DeleteObject",
+    "s3:DeleteBucket",
+    "cloudformation:GetTemplate",
+    "dynamodb:DeleteTable",
 ]
 
 

@@ -3,16 +3,19 @@
 ``LocalCloud`` starts ``mock_aws`` with Step Functions execution enabled, then
 creates every resource of the SAM template (buckets, table, functions, the
 state machine from its ``DefinitionUri`` with its ``DefinitionSubstitutions``,
-its schedule and EventBridge rules, alarms). There is no second copy of the
-wiring: a resource added to the template is created here, and a resource type
-this module cannot create is an error, not a silent gap.
+its EventBridge rules, the schedule group and scheduler role, alarms). There is
+no second copy of the wiring: a resource added to the template is created here,
+and a resource type this module cannot create is an error, not a silent gap.
 
 moto stores EventBridge rules but delivers nothing and fires no schedule, and
-CloudWatch alarms emit no events. The cloud bridges these: :meth:`put_events`
-delivers to matching rules' targets, :meth:`fire_schedule` fires a schedule
-rule, :meth:`set_alarm_state` emits the standard "CloudWatch Alarm State Change"
-event. Functions run in-process (:mod:`retrain.local.patches`); their EMF
-output becomes CloudWatch metric data.
+CloudWatch alarms emit no events; moto's EventBridge Scheduler stores schedules
+and never fires them. The cloud bridges these: :meth:`put_events` delivers to
+matching rules' targets, :meth:`fire_schedule` fires a model's Scheduler
+schedule, :meth:`set_alarm_state` emits the standard "CloudWatch Alarm State
+Change" event. Models are registered as on AWS (:meth:`register`,
+:mod:`retrain.fleet`): each gets its own schedule and alarms. Functions run
+in-process (:mod:`retrain.local.patches`); their EMF output becomes CloudWatch
+metric data.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from typing import Any
 
 import boto3
 
+from retrain import fleet as fleets
+from retrain.config import ModelConfig
+from retrain.fleet import FleetStack, Registration, Unregistration
 from retrain.local import patches
 from retrain.local.template import (
     Resolver,
@@ -53,12 +59,67 @@ SUPPORTED_TYPES = (
     "AWS::S3::BucketPolicy",
     "AWS::DynamoDB::Table",
     "AWS::Serverless::LayerVersion",
+    "AWS::Logs::LogGroup",  # before the functions and the state machine, which log to it
     "AWS::Serverless::Function",
+    "AWS::SQS::Queue",  # before the state machine: its rules name the queue as their dead-letter queue
     "AWS::Serverless::StateMachine",
+    "AWS::IAM::Role",  # after the state machine, which its policy names
+    "AWS::Scheduler::ScheduleGroup",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::SQS::QueuePolicy",  # last: it names the rules and the schedule group
 )
 _ORDER = {t: i for i, t in enumerate(SUPPORTED_TYPES)}
 _DONE = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _state_machine_logging(logging_config: dict[str, Any]) -> dict[str, Any]:
+    """SAM's ``Logging`` of a state machine as the ``loggingConfiguration`` of ``CreateStateMachine``."""
+    return {
+        "level": logging_config.get("Level", "OFF"),
+        "includeExecutionData": bool(logging_config.get("IncludeExecutionData", False)),
+        "destinations": [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+            for d in logging_config.get("Destinations") or []
+        ],
+    }
+
+
+def _event_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """``detail.configuration.metrics`` of an alarm's state-change event (one metric, or its metric math)."""
+
+    def stat(metric: dict[str, Any], period: Any, statistic: Any) -> dict[str, Any]:
+        return {
+            "metric": {
+                "namespace": metric["Namespace"],
+                "name": metric["MetricName"],
+                "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+            },
+            "period": period,
+            "stat": statistic,
+        }
+
+    if not alarm.get("Metrics"):
+        return [
+            {
+                "id": "m1",
+                "metricStat": stat(alarm, alarm.get("Period", 60), alarm.get("Statistic", "Average")),
+                "returnData": True,
+            }
+        ]
+    metrics = []
+    for query in alarm["Metrics"]:
+        entry: dict[str, Any] = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+        if "Expression" in query:
+            entry["expression"] = query["Expression"]
+        if "Label" in query:
+            entry["label"] = query["Label"]
+        if "MetricStat" in query:
+            entry["metricStat"] = stat(
+                query["MetricStat"]["Metric"], query["MetricStat"]["Period"], query["MetricStat"]["Stat"]
+            )
+        metrics.append(entry)
+    return metrics
 
 
 def _dummy_zip() -> bytes:
@@ -214,6 +275,16 @@ class LocalCloud:
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{self._physical(logical_id)}:1"
         self.resolver.refs[logical_id] = arn
 
+    def _create_loggroup(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("LogGroupName") or self._physical(logical_id)
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in resolved:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(resolved["RetentionInDays"]))
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+
     def _role(self, name: str, service: str) -> str:
         trust = {
             "Version": "2012-10-17",
@@ -235,6 +306,7 @@ class LocalCloud:
             Timeout=int(props.get("Timeout", 3)),
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": env},
+            **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
         )
         function = patches.InProcessFunction(
             name=name,
@@ -257,8 +329,12 @@ class LocalCloud:
         substitutions = self.resolver.resolve(props.get("DefinitionSubstitutions") or {})
         definition = substitute_definition(definition, substitutions)
         name = props.get("Name") or self._physical(logical_id)
+        logging_config = self.resolver.resolve(props.get("Logging") or {})
         arn = self.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=self._role(f"{name}-role", "states.amazonaws.com")
+            name=name,
+            definition=definition,
+            roleArn=self._role(f"{name}-role", "states.amazonaws.com"),
+            **({"loggingConfiguration": _state_machine_logging(logging_config)} if logging_config else {}),
         )["stateMachineArn"]
         self.state_machine_arn = arn
         self.resolver.refs[logical_id] = arn
@@ -269,27 +345,53 @@ class LocalCloud:
 
     def _create_rule(self, logical_id: str, event_name: str, event: dict[str, Any], target_arn: str) -> None:
         props = self.resolver.resolve(event.get("Properties") or {})
-        rule_name = props.get("Name") or f"{self.stack_name}-{logical_id}{event_name}"[:64]
+        rule_name = props.get("RuleName") or props.get("Name") or f"{self.stack_name}-{logical_id}{event_name}"[:64]
         bus = props.get("EventBusName", "default")
         events = self.client("events")
         if event["Type"] == "Schedule":
-            events.put_rule(
+            rule = events.put_rule(
                 Name=rule_name,
                 ScheduleExpression=props["Schedule"],
                 State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED",
             )
         elif event["Type"] in {"EventBridgeRule", "CloudWatchEvent"}:
-            events.put_rule(
+            rule = events.put_rule(
                 Name=rule_name, EventPattern=json.dumps(props["Pattern"]), EventBusName=bus, State="ENABLED"
             )
         else:
             raise TemplateError(f"{logical_id}.Events.{event_name}: event type {event['Type']} is not supported")
         target: dict[str, Any] = {"Id": f"{logical_id}{event_name}Target"[:64], "Arn": target_arn}
-        for key in ("Input", "InputPath"):
+        for key in ("Input", "InputPath", "RetryPolicy", "DeadLetterConfig"):
             if key in props:
                 target[key] = props[key]
         events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
+        # SAM names the rule it generates <StateMachine><Event>; the template may refer to it (a queue policy).
+        self.resolver.refs[f"{logical_id}{event_name}"] = rule_name
+        self.resolver.attributes[(f"{logical_id}{event_name}", "Arn")] = rule["RuleArn"]
         self.rules.append({"name": rule_name, "event": event_name, "type": event["Type"], "bus": bus})
+
+    def _create_role(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = str(resolved.get("RoleName") or self._physical(logical_id))[:64]
+        iam = self.client("iam")
+        arn = iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(resolved["AssumeRolePolicyDocument"]),
+            Description=resolved.get("Description", ""),
+        )["Role"]["Arn"]
+        for policy in resolved.get("Policies") or []:
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = arn
+
+    def _create_schedulegroup(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("Name") or self._physical(logical_id)
+        arn = self.client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
+        self.resolver.refs[logical_id] = name
+        self.resolver.attributes[(logical_id, "Arn")] = arn
 
     def _create_alarm(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -306,15 +408,43 @@ class LocalCloud:
                 "EvaluationPeriods",
                 "ComparisonOperator",
                 "TreatMissingData",
+                "Metrics",
             )
             if k in resolved
         }
         kwargs["Threshold"] = float(resolved["Threshold"])
-        kwargs["Period"] = int(kwargs.get("Period", 60))
+        if "Metrics" not in kwargs:  # a metric math alarm has its periods in its metrics
+            kwargs["Period"] = int(kwargs.get("Period", 60))
         kwargs["EvaluationPeriods"] = int(kwargs.get("EvaluationPeriods", 1))
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **kwargs)
         self.resolver.refs[logical_id] = name
         self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+    def _create_queue(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("QueueName") or self._physical(logical_id)
+        attributes = {
+            key: str(resolved[key]).lower() if isinstance(resolved[key], bool) else str(resolved[key])
+            for key in ("MessageRetentionPeriod", "SqsManagedSseEnabled", "KmsMasterKeyId", "VisibilityTimeout")
+            if key in resolved
+        }
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.resolver.refs[logical_id] = url
+        self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        self.resolver.attributes[(logical_id, "QueueName")] = name
+        self.resolver.attributes[(logical_id, "QueueUrl")] = url
+
+    def _create_queuepolicy(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        policy = json.dumps(resolved["PolicyDocument"])
+        for url in resolved["Queues"]:
+            self.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+
+    def _create_dashboard(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        name = resolved.get("DashboardName") or self._physical(logical_id)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=resolved["DashboardBody"])
+        self.resolver.refs[logical_id] = name
 
     # ------------------------------------------------------------ resources
     def ref(self, logical_id: str) -> str:
@@ -341,6 +471,8 @@ class LocalCloud:
 
         EventBridge delivers at least once; this is how a duplicate delivery looks
         to the state machine: the same event id in a new, randomly named execution.
+        A delivery that cannot start an execution goes to the target's dead-letter
+        queue (:func:`retrain.local.patches.deliver_to_state_machine`) and starts nothing.
         """
         from moto.events.models import EventPattern
 
@@ -354,19 +486,55 @@ class LocalCloud:
                 continue
             for target in events.list_targets_by_rule(Rule=rule["name"], EventBusName=rule["bus"])["Targets"]:
                 for _ in range(copies):
-                    started.append(patches.start_state_machine(target, event, rule["name"]))
+                    arn = patches.deliver_to_state_machine(target, event, rule["name"], described["Arn"])
+                    if arn is not None:
+                        started.append(arn)
         return started
+
+    # ----------------------------------------------------------------- fleet
+    @property
+    def fleet(self) -> FleetStack:
+        """This stack's names for registering models (from its outputs, as the CLI reads them)."""
+        return FleetStack.from_outputs(self.stack_name, self.outputs)
+
+    def register(self, config: ModelConfig, text: str) -> Registration:
+        """Register a model as ``retrain register`` does: its config, its schedule and its alarms."""
+        return fleets.register(self.fleet, config, text)
+
+    def unregister(self, model: str) -> Unregistration:
+        """Remove a model's schedule, alarms and config as ``retrain unregister`` does."""
+        return fleets.unregister(self.fleet, model)
+
+    def schedules(self) -> list[str]:
+        """The registered models' schedules (each is named after its model)."""
+        listed = self.client("scheduler").list_schedules(GroupName=self.fleet.schedule_group)["Schedules"]
+        return sorted(s["Name"] for s in listed)
+
+    def fire_schedule(self, model: str | None = None) -> list[str]:
+        """Fire a model's Scheduler schedule now, as EventBridge Scheduler does (the only one, if none is named).
+
+        Scheduler starts the target's state machine with the schedule's constant input, under a
+        name of its own; a disabled schedule does not fire.
+        """
+        names = self.schedules()
+        if model is None:
+            if len(names) != 1:
+                raise TemplateError(f"name the model whose schedule fires; registered schedules: {names}")
+            model = names[0]
+        if model not in names:
+            raise TemplateError(f"no schedule for model {model!r}; registered schedules: {names}")
+        schedule = self.client("scheduler").get_schedule(Name=model, GroupName=self.fleet.schedule_group)
+        if schedule["State"] != "ENABLED":
+            raise TemplateError(f"the schedule of model {model!r} is {schedule['State']}: Scheduler would not fire it")
+        delivery = {"id": uuid.uuid4().hex}  # Scheduler passes only the target's Input; the id names the execution
+        return [patches.start_state_machine(schedule["Target"], delivery, f"{self.stack_name}-{model}")]
 
     def schedule_rules(self) -> list[str]:
         return [r["name"] for r in self.rules if r["type"] == "Schedule"]
 
-    def fire_schedule(self, rule_name: str | None = None) -> list[str]:
-        """Fire a schedule rule now (the only one, if no name is given), as EventBridge would."""
+    def fire_schedule_rule(self, rule_name: str) -> list[str]:
+        """Fire an EventBridge schedule rule now, as EventBridge would."""
         names = self.schedule_rules()
-        if rule_name is None:
-            if len(names) != 1:
-                raise TemplateError(f"name the schedule to fire; the template has {names}")
-            rule_name = names[0]
         if rule_name not in names:
             raise TemplateError(f"no schedule rule {rule_name!r}; the template has {names}")
 
@@ -420,21 +588,7 @@ class LocalCloud:
                 },
                 "configuration": {
                     "description": alarm.get("AlarmDescription", ""),
-                    "metrics": [
-                        {
-                            "id": "m1",
-                            "metricStat": {
-                                "metric": {
-                                    "namespace": alarm["Namespace"],
-                                    "name": alarm["MetricName"],
-                                    "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
-                                },
-                                "period": alarm.get("Period", 60),
-                                "stat": alarm.get("Statistic", "Average"),
-                            },
-                            "returnData": True,
-                        }
-                    ],
+                    "metrics": _event_metrics(alarm),
                 },
             },
         }

@@ -2,13 +2,15 @@
 
 1. Deploy the template to moto.
 2. Train the first champion from REF (``retrain bootstrap``'s code: version 1 is
-   promoted, and the model's config stored, only if it passes its gates;
-   otherwise the run fails naming them).
+   promoted, and the model registered - its config stored, its schedule and
+   alarms created - only if it passes its gates; otherwise the run fails naming
+   them).
 3. Score CUR with the champion, as production would, and write the inference
    log (ids, timestamps spread over the monitoring window in CUR's order,
    features, predictions) and the labels to the data bucket.
-4. Fire the trigger through EventBridge (schedule, alarm or manual), wait for
-   the execution, and write ``result.json``.
+4. Fire the trigger (the model's Scheduler schedule, one of its alarms, or a
+   manual request through EventBridge), wait for the execution, and write
+   ``result.json``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain import aws, registry, result, training
+from retrain import aws, fleet, registry, result, training
 from retrain.config import ModelConfig, load_config
 from retrain.data import inference_prefix, labels_prefix, partition_key, read_table_file, to_parquet_bytes
 from retrain.errors import RetrainError
-from retrain.lifecycle import bootstrap, deploy_config, read_reference
+from retrain.lifecycle import bootstrap, read_reference
 from retrain.local.cloud import LocalCloud
 from retrain.settings import Settings
 from retrain.triggers import retrain_request
@@ -127,13 +129,14 @@ def write_partitioned(bucket: str, prefix: str, frame: pd.DataFrame, column: str
 
 
 def fire(cloud: LocalCloud, trigger: str, model: str, *, force: bool = False) -> str:
-    """Fire a trigger through EventBridge; returns the execution it started."""
+    """Fire one of the model's triggers; returns the execution it started."""
     if trigger == "schedule":
-        started = cloud.fire_schedule()
+        started = cloud.fire_schedule(model)
     elif trigger == "alarm":
-        alarms = [a for a in cloud.alarm_names() if a.startswith(f"{cloud.stack_name}-{model}-")]
+        # Exact names: another model's name may extend this one's ("churn", "churn-eu").
+        alarms = [a["AlarmName"] for a in fleet.alarms_of(cloud.fleet, model)]
         if not alarms:
-            raise RetrainError(f"the template defines no alarm for model {model!r}")
+            raise RetrainError(f"model {model!r} has no alarm (its config disables every one)")
         started = cloud.set_alarm_state(alarms[0], "ALARM", "Threshold Crossed: local run")
     elif trigger == "manual":
         started = cloud.put_events([retrain_request(model, reason="manual trigger (local run)", force=force)])
@@ -176,16 +179,17 @@ def run_in_cloud(
 
     A model without a champion first gets one from ``reference`` (see
     :func:`retrain.lifecycle.bootstrap`): a version 1 that fails a gate raises
-    :class:`~retrain.errors.BootstrapRejected` and no window is run.
+    :class:`~retrain.errors.BootstrapRejected` and no window is run. A model with
+    a champion is registered again (``retrain register``: config, schedule, alarms).
     """
     settings = settings_of(cloud)
     if registry.get_champion(settings.registry_table, config.model) is None:
         if reference is None:
             raise RetrainError(f"model {config.model!r} has no champion and no reference data was given")
-        # The first champion goes through `retrain bootstrap`'s gates; it uploads the config once promoted.
-        bootstrap(settings, config, config_text, reference, source=reference_source)
+        # The first champion goes through `retrain bootstrap`'s gates; it registers the model once promoted.
+        bootstrap(settings, config, config_text, reference, source=reference_source, stack=cloud.fleet)
     else:
-        deploy_config(settings, config, config_text)
+        cloud.register(config, config_text)
     champion = registry.require_champion(settings.registry_table, config.model)
     bucket, key = aws.split_uri(champion["artifact_uri"])
     model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
@@ -230,7 +234,7 @@ def local_run(
         config_text = Path(config_path).read_text()
         reference = read_reference(reference_path, config)
         current = read_table_file(current_path)
-        with LocalCloud(parameters={"ModelName": config.model}) as cloud:
+        with LocalCloud() as cloud:
             outcome = run_in_cloud(
                 cloud,
                 config,

@@ -11,7 +11,13 @@ built functions (``.aws-sam/build``) run against it in their own processes
 with the environment the template gives them (:meth:`function_environment`).
 
 moto's CloudFormation ignores a bucket's versioning and public access block;
-they are applied after the stack is created, as the template sets them.
+they are applied after the stack is created, as the template sets them. It has
+no EventBridge Scheduler schedule group and no SAM state machine either: what
+``retrain register`` needs of the fleet (the schedule group, the scheduler
+role's trust, and a stand-in state machine with one Succeed state, since the
+functions do not run on the server) is created beside the stack and its
+outputs (``ScheduleGroupName``, ``SchedulerRoleArn``, ``StateMachineArn``)
+are added to the stack's, so ``describe_stacks`` names them as on AWS.
 Bucket policies are left out: moto's policy evaluator has no
 ``aws:SecureTransport`` key, so the TLS-only Deny would refuse every request
 (see :mod:`retrain.local.cloud`).
@@ -34,6 +40,8 @@ ACCOUNT = "123456789012"
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 #: What the stack on the server holds: the state every step reads and writes.
 STORAGE_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
+#: Fleet resources created beside the stack (see the module's docstring), in this order.
+FLEET_TYPES = ("AWS::Serverless::StateMachine", "AWS::IAM::Role", "AWS::Scheduler::ScheduleGroup")
 #: Credentials for the server (moto accepts any); never real ones.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
@@ -144,10 +152,13 @@ class MotoServerStack:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        fleet_outputs = self._create_fleet()
+        template = storage_template(self.template)
+        template["Outputs"].update({name: {"Value": value} for name, value in fleet_outputs.items()})
         cfn = self.client("cloudformation")
         cfn.create_stack(
             StackName=self.stack_name,
-            TemplateBody=json.dumps(storage_template(self.template)),
+            TemplateBody=json.dumps(template),
             Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in self.parameters.items()],
         )
         stack = cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
@@ -157,6 +168,56 @@ class MotoServerStack:
         resources = cfn.describe_stack_resources(StackName=self.stack_name)["StackResources"]
         self.physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
         self._apply_bucket_settings()
+
+    def _create_fleet(self) -> dict[str, str]:
+        """The schedule group, the scheduler role and a stand-in state machine; the outputs naming them."""
+        resolver = self.resolver()
+        created: set[str] = set()
+        resources = self.template["Resources"]
+        for kind in FLEET_TYPES:
+            for logical_id, resource in resources.items():
+                if resource["Type"] != kind:
+                    continue
+                name = f"{self.stack_name}-{logical_id}"[:64]
+                props = resource.get("Properties") or {}
+                if kind == "AWS::Scheduler::ScheduleGroup":
+                    name = str(resolver.resolve(props.get("Name") or name))
+                    arn = self.client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
+                    resolver.refs[logical_id] = name
+                elif kind == "AWS::IAM::Role":  # its trust only: the policies name resources the server lacks
+                    trust = json.dumps(resolver.resolve(props["AssumeRolePolicyDocument"]))
+                    arn = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+                    resolver.refs[logical_id] = name
+                else:
+                    arn = self._stand_in_state_machine(name)
+                    resolver.refs[logical_id] = arn
+                resolver.attributes[(logical_id, "Arn")] = arn
+                created.add(logical_id)
+        outputs = {}
+        for output_name, output in (self.template.get("Outputs") or {}).items():
+            refs = _references(output["Value"])
+            if refs & created and refs <= created | set(self.parameters) | set(_PSEUDO):
+                outputs[output_name] = str(resolver.resolve(output["Value"]))
+        return outputs
+
+    def _stand_in_state_machine(self, name: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        role = self.client("iam").create_role(RoleName=f"{name}-role"[:64], AssumeRolePolicyDocument=json.dumps(trust))
+        definition: dict[str, Any] = {
+            "Comment": "stand-in: the functions do not run on the server",
+            "StartAt": "Done",
+            "States": {"Done": {"Type": "Succeed"}},
+        }
+        return str(
+            self.client("stepfunctions").create_state_machine(
+                name=name, definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
+            )["stateMachineArn"]
+        )
 
     def _apply_bucket_settings(self) -> None:
         """What moto's CloudFormation ignores of a bucket's properties: versioning and the public access block."""

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from aws_lambda_powertools.metrics import MetricUnit
 
-from retrain.config import ModelConfig
+from retrain.config import ModelConfig, estimated_metric_name
 from retrain.contracts import CheckOut, Run
 from retrain.data import read_partitions, require_columns
 from retrain.metrics import (
@@ -50,11 +50,6 @@ __all__ = ["estimated_metric_name", "flags_prefix", "run"]
 def flags_prefix(model: str) -> str:
     """Where people's flags land: ``flags/<model>/date=YYYY-MM-DD/*.parquet|csv`` with the flagged ids."""
     return f"flags/{model}/"
-
-
-def estimated_metric_name(metric: str) -> str:
-    """CloudWatch name of a CBPE estimate: ``roc_auc`` -> ``EstimatedRocAuc``."""
-    return "Estimated" + "".join(part.capitalize() for part in metric.split("_"))
 
 
 @dataclass(frozen=True)
