@@ -614,19 +614,28 @@ class LocalCloud:
         timeout: float = 900,
         on_state: Callable[[dict[str, Any]], None] | None = None,
         poll: float = 0.05,
+        history_every: float = 0.5,
     ) -> dict[str, Any]:
-        """Poll an execution until it ends; call ``on_state`` for each history event as it appears."""
+        """Poll an execution until it ends; call ``on_state`` for each history event as it appears.
+
+        The history is read at most every ``history_every`` seconds, and once more
+        at the end: moto serializes the whole history on every read, and the
+        execution's thread waits for this one while it does.
+        """
         sfn = self.client("stepfunctions")
         seen = 0
         deadline = time.monotonic() + timeout
+        next_history = 0.0
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
-            if on_state is not None:
+            done = described["status"] in _DONE
+            if on_state is not None and (done or time.monotonic() >= next_history):
                 history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
                 for event in history[seen:]:
                     on_state(event)
                 seen = len(history)
-            if described["status"] in _DONE:
+                next_history = time.monotonic() + history_every
+            if done:
                 return dict(described)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout}s")
