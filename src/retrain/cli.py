@@ -103,17 +103,23 @@ def _stack_settings(args: argparse.Namespace, *, buckets: bool = False) -> Setti
     return Settings.model_validate({**names, "CHAMPION_PARAMETER_PREFIX": prefix})
 
 
-def _stack_outputs(stack: str, region: str | None) -> dict[str, str]:
-    """A CloudFormation stack's outputs (boto3's default endpoint resolution: ``AWS_ENDPOINT_URL`` applies)."""
+def _describe_stack(stack: str, region: str | None, action: str, **kwargs: Any) -> Any:
+    """Call CloudFormation ``action`` on ``stack`` (boto3's default endpoint resolution: ``AWS_ENDPOINT_URL``
+    applies); a stack that does not exist raises :class:`StackNotFound`."""
     import boto3
     from botocore.exceptions import ClientError
 
     try:
-        stacks = boto3.client("cloudformation", region_name=region).describe_stacks(StackName=stack)
+        return getattr(boto3.client("cloudformation", region_name=region), action)(StackName=stack, **kwargs)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ValidationError":  # "Stack with id ... does not exist"
             raise StackNotFound(f"cannot describe stack {stack!r}: {exc}") from exc
         raise
+
+
+def _stack_outputs(stack: str, region: str | None) -> dict[str, str]:
+    """A CloudFormation stack's outputs."""
+    stacks = _describe_stack(stack, region, "describe_stacks")
     return {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
 
 
@@ -347,14 +353,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if any(r["outcome"] == "failed" for r in results) else 0
 
 
-def _retained_resources(cfn: Any, stack: str) -> set[str]:
+def _retained_resources(stack: str, region: str | None) -> set[str]:
     """Logical ids the deployed template keeps when the stack is deleted (``DeletionPolicy: Retain``)."""
-    body = cfn.get_template(StackName=stack, TemplateStage="Processed")["TemplateBody"]
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except json.JSONDecodeError:  # a YAML body: the processed stage of a SAM stack is JSON
-            return {"DataBucket", "ArtifactBucket", "RegistryTable"}
+    from retrain.local.template import loads_template
+
+    body = _describe_stack(stack, region, "get_template", TemplateStage="Processed")["TemplateBody"]
+    if isinstance(body, str):  # JSON, or YAML for a stack deployed without the SAM transform
+        body = loads_template(body, source=f"stack {stack!r}'s template")
     return {name for name, r in (body.get("Resources") or {}).items() if r.get("DeletionPolicy") == "Retain"}
 
 
@@ -366,7 +371,6 @@ def _teardown(args: argparse.Namespace) -> int:
     bucket, and keeps the registry table unless ``--delete-registry``; with
     ``--keep-history`` it removes only the buckets the stack would delete.
     """
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from retrain import aws
@@ -385,14 +389,8 @@ def _teardown(args: argparse.Namespace) -> int:
     kept: list[str] = []
     try:
         _clients_for(args)
-        cfn = boto3.client("cloudformation", region_name=args.region)
-        try:
-            resources = cfn.describe_stack_resources(StackName=args.stack)["StackResources"]
-        except ClientError as exc:
-            if aws.error_code(exc) == "ValidationError":
-                raise StackNotFound(f"cannot describe stack {args.stack!r}: {exc}") from exc
-            raise
-        retained = _retained_resources(cfn, args.stack)
+        resources = _describe_stack(args.stack, args.region, "describe_stack_resources")["StackResources"]
+        retained = _retained_resources(args.stack, args.region)
         buckets = [r for r in resources if r["ResourceType"] == "AWS::S3::Bucket"]
         # Retained (history) buckets first: they log into the access-log bucket, which goes last.
         buckets.sort(key=lambda r: r["LogicalResourceId"] not in retained)

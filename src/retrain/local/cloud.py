@@ -45,6 +45,7 @@ from retrain.local.template import (
     function_properties,
     load_template,
     parameter_defaults,
+    pseudo_parameters,
     substitute_definition,
 )
 
@@ -122,6 +123,14 @@ def _event_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     return metrics
 
 
+def configure_bucket(s3: Any, name: str, props: dict[str, Any]) -> None:
+    """Apply a template bucket's versioning and public access block (what moto's CloudFormation ignores too)."""
+    if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+
+
 def _dummy_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -147,17 +156,7 @@ class LocalCloud:
         self.stack_name = stack_name
         self.template = load_template(self.template_path)
         self.parameters = parameter_defaults(self.template, parameters)
-        self.resolver = Resolver(
-            parameters=self.parameters,
-            pseudo={
-                "AWS::StackName": stack_name,
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
-                "AWS::Partition": "aws",
-                "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": "",
-            },
-        )
+        self.resolver = Resolver(parameters=self.parameters, pseudo=pseudo_parameters(stack_name, REGION, ACCOUNT))
         self.functions: dict[str, patches.InProcessFunction] = {}
         self.state_machine_arn = ""
         self.rules: list[dict[str, Any]] = []
@@ -236,12 +235,7 @@ class LocalCloud:
         name = self._physical(logical_id)
         s3 = self.client("s3")
         s3.create_bucket(Bucket=name)
-        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        if "PublicAccessBlockConfiguration" in props:
-            s3.put_public_access_block(
-                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
-            )
+        configure_bucket(s3, name, props)
         self.resolver.refs[logical_id] = name
         self.resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
 

@@ -33,11 +33,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from retrain.local.template import Resolver, TemplateError, function_properties, load_template, parameter_defaults
+from retrain.local.cloud import ACCOUNT, DEFAULT_TEMPLATE, REGION, configure_bucket
+from retrain.local.template import (
+    PSEUDO_PARAMETERS,
+    Resolver,
+    TemplateError,
+    function_properties,
+    load_template,
+    parameter_defaults,
+    pseudo_parameters,
+)
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 #: What the stack on the server holds: the state every step reads and writes.
 STORAGE_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
 #: Fleet resources created beside the stack (see the module's docstring), in this order.
@@ -75,7 +81,7 @@ def _sub_tokens(text: str) -> list[str]:
 def storage_template(template: dict[str, Any]) -> dict[str, Any]:
     """The template's storage resources and the outputs that only name them, as a plain CloudFormation template."""
     resources = {k: v for k, v in template["Resources"].items() if v["Type"] in STORAGE_TYPES}
-    known = set(resources) | set(template.get("Parameters") or {}) | set(_PSEUDO)
+    known = set(resources) | set(template.get("Parameters") or {}) | PSEUDO_PARAMETERS
     outputs = {
         name: output
         for name, output in (template.get("Outputs") or {}).items()
@@ -91,9 +97,6 @@ def storage_template(template: dict[str, Any]) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": outputs,
     }
-
-
-_PSEUDO = ("AWS::StackName", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue")
 
 
 class MotoServerStack:
@@ -196,7 +199,7 @@ class MotoServerStack:
         outputs = {}
         for output_name, output in (self.template.get("Outputs") or {}).items():
             refs = _references(output["Value"])
-            if refs & created and refs <= created | set(self.parameters) | set(_PSEUDO):
+            if refs & created and refs <= created | set(self.parameters) | PSEUDO_PARAMETERS:
                 outputs[output_name] = str(resolver.resolve(output["Value"]))
         return outputs
 
@@ -226,13 +229,7 @@ class MotoServerStack:
             resource = self.template["Resources"][logical_id]
             if resource["Type"] != "AWS::S3::Bucket":
                 continue
-            props = resource.get("Properties") or {}
-            if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
-                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-            if "PublicAccessBlockConfiguration" in props:
-                s3.put_public_access_block(
-                    Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
-                )
+            configure_bucket(s3, name, resource.get("Properties") or {})
 
     def stop(self) -> None:
         if self._server is not None:
@@ -240,17 +237,7 @@ class MotoServerStack:
             self._server = None
 
     def resolver(self) -> Resolver:
-        resolver = Resolver(
-            parameters=self.parameters,
-            pseudo={
-                "AWS::StackName": self.stack_name,
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
-                "AWS::Partition": "aws",
-                "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": "",
-            },
-        )
+        resolver = Resolver(parameters=self.parameters, pseudo=pseudo_parameters(self.stack_name, REGION, ACCOUNT))
         for logical_id, name in self.physical.items():
             kind = self.template["Resources"][logical_id]["Type"]
             resolver.refs[logical_id] = name

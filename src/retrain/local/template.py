@@ -69,9 +69,14 @@ for _tag, _name in _SHORT_TAGS.items():
 def load_template(path: str | Path) -> dict[str, Any]:
     """Parse a (SAM) CloudFormation template file, short tags included."""
     with open(path) as handle:
-        data = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+        return loads_template(handle.read(), source=str(path))
+
+
+def loads_template(text: str, *, source: str = "template") -> dict[str, Any]:
+    """Parse a CloudFormation template's text (YAML with short tags, or JSON)."""
+    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
     if not isinstance(data, dict) or "Resources" not in data:
-        raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
+        raise TemplateError(f"{source}: not a CloudFormation template (no Resources)")
     return data
 
 
@@ -94,6 +99,22 @@ def function_properties(template: dict[str, Any], logical_id: str) -> dict[str, 
 
 
 _SUB = re.compile(r"\$\{([^}]+)\}")
+
+
+def pseudo_parameters(stack_name: str, region: str, account: str) -> dict[str, str]:
+    """The values of CloudFormation's pseudo parameters for a stack (``AWS::NoValue`` resolves to "")."""
+    return {
+        "AWS::StackName": stack_name,
+        "AWS::Region": region,
+        "AWS::AccountId": account,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::NoValue": "",
+    }
+
+
+#: The pseudo parameters' names.
+PSEUDO_PARAMETERS = frozenset(pseudo_parameters("", "", ""))
 
 
 @dataclass
