@@ -526,29 +526,6 @@ class LocalCloud:
     def schedule_rules(self) -> list[str]:
         return [r["name"] for r in self.rules if r["type"] == "Schedule"]
 
-    def fire_schedule_rule(self, rule_name: str) -> list[str]:
-        """Fire an EventBridge schedule rule now, as EventBridge would."""
-        names = self.schedule_rules()
-        if rule_name not in names:
-            raise TemplateError(f"no schedule rule {rule_name!r}; the template has {names}")
-
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}"],
-            "detail": {},
-        }
-        events = self.client("events")
-        started = []
-        for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
-            started.append(patches.start_state_machine(target, event, rule_name))
-        return started
-
     def alarm_names(self) -> list[str]:
         alarms = self.client("cloudwatch").describe_alarms()["MetricAlarms"]
         return [a["AlarmName"] for a in alarms]
