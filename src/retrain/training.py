@@ -3,8 +3,18 @@
 The estimator named in a config is resolved against :data:`ALLOWED_ESTIMATORS`
 only, so a config cannot import arbitrary code. A fitted model is a
 scikit-learn :class:`~sklearn.pipeline.Pipeline` (preprocessing + estimator),
-stored with skops rather than pickle: :func:`loads` trusts only scikit-learn,
-numpy and scipy.sparse classes (beyond skops' own defaults) and refuses anything else.
+stored with skops rather than pickle. :func:`loads` builds an artifact only after
+its sha256 matches the registry's and :mod:`retrain.artifact_safety` has checked
+the file without building anything: every type must be one these pipelines
+contain (:data:`~retrain.artifact_safety.ARTIFACT_CLASSES`; the ones skops does
+not trust by default are exactly :data:`TRUSTED_TYPES`, class names only, no
+function and nothing that touches files or the OS), the top-level object a
+Pipeline ending in an allowlisted estimator, and every index that compiled
+predict code uses unchecked (decision-tree and histogram-boosting nodes, k-d and
+ball trees, k-neighbors training data, gradient-boosting stages, one-hot output
+counts) in range; gradient boosting's prediction width is checked on the built
+model before it is returned. :func:`dumps` writes only artifacts that pass the
+same checks.
 
 This module is pure: it takes and returns DataFrames, arrays and bytes and
 never touches AWS.
@@ -15,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +37,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from retrain import artifact_safety
+from retrain.artifact_safety import TRUSTED_TYPES
 from retrain.config import ModelConfig, Problem
 from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
 
@@ -62,14 +73,10 @@ ESTIMATOR_PROBLEM: dict[str, Problem] = {
     **dict.fromkeys(_REGRESSORS, "regression"),
 }
 
-#: Module prefixes whose *classes* an artifact may contain beyond skops' own defaults.
-TRUSTED_TYPE_PREFIXES: tuple[str, ...] = ("sklearn.", "numpy.", "scipy.sparse.")
-
 #: Value a missing categorical is imputed with before one-hot encoding.
 MISSING_CATEGORY = "<missing>"
 
 _PROBLEMS = ("classification", "regression")
-_DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 def allowed_estimators(problem: Problem) -> list[str]:
@@ -412,17 +419,56 @@ def sha256_hex(data: bytes) -> str:
 
 
 def dumps(model: Any) -> bytes:
-    """Serialize a fitted model to skops bytes (no pickle)."""
-    return bytes(sio.dumps(model))
+    """Serialize a fitted pipeline to skops bytes (no pickle), refusing what :func:`loads` would refuse.
+
+    The bytes go through the same checks as :func:`loads` (see
+    :func:`retrain.artifact_safety.check_artifact`), so an artifact is never
+    registered that validation could not load.
+
+    Raises
+    ------
+    EstimatorNotAllowed
+        The model holds a type outside :data:`~retrain.artifact_safety.ARTIFACT_CLASSES`
+        (for example ``KNeighbors*`` with a ball-tree-only metric such as ``hamming``,
+        or ``HistGradientBoosting*`` with ``categorical_features``) or fails a structural check.
+    """
+    data = bytes(sio.dumps(model))
+    try:
+        artifact_safety.check_artifact(data, estimators=ALLOWED_ESTIMATORS)
+        artifact_safety.check_loaded(model)
+    except ArtifactIntegrityError as exc:
+        raise EstimatorNotAllowed(
+            f"the fitted model cannot be stored as a safe artifact ({exc}); its estimator parameters make it hold "
+            "something loads() refuses: choose other parameters (k-neighbors: a metric valid for kd_tree, or "
+            "algorithm 'brute'; histogram boosting: no categorical_features, list them under features.categorical)"
+        ) from exc
+    return data
 
 
 def loads(data: bytes, *, expected_sha256: str | None = None) -> Any:
-    """Load a model written by :func:`dumps`, trusting only known classes.
+    """Load a pipeline written by :func:`dumps`, after checking it without building anything.
 
-    The sha256 is checked before the bytes are parsed at all. Types that skops
-    does not trust by default are accepted only when they are classes from
-    :data:`TRUSTED_TYPE_PREFIXES` (for example ``sklearn.tree._tree.Tree``);
-    functions and any other module are refused.
+    In order, each refusal an :class:`ArtifactIntegrityError` naming the problem:
+
+    1. the sha256 of ``data`` must equal ``expected_sha256`` (when given);
+    2. :func:`retrain.artifact_safety.check_artifact` reads the skops file's
+       schema and arrays (``numpy.load(..., allow_pickle=False)``) and refuses
+       any type outside :data:`~retrain.artifact_safety.ARTIFACT_CLASSES` (plus
+       plain containers, JSON values and numpy arrays, scalars and dtypes), a
+       top-level object that is not a Pipeline ending in an allowlisted
+       estimator, and any out-of-range index in the structures compiled predict
+       code trusts: ``Tree`` node arrays (children after their node and in
+       range, one parent each, features below ``n_features_in_``, sizes and
+       depth consistent), histogram-boosting ``TreePredictor`` nodes (same, and
+       no categorical split), ``KDTree``/``BallTree`` index arrays and metric,
+       k-neighbors training data width, gradient-boosting stages, one-hot output
+       counts;
+    3. only then ``skops.io.loads`` builds it, trusting exactly
+       :data:`TRUSTED_TYPES` beyond skops' defaults (no module is imported to
+       decide what is trusted);
+    4. :func:`retrain.artifact_safety.check_loaded` checks, before the model is
+       returned or used, that gradient boosting's initial prediction has one
+       column per tree of a stage.
 
     Parameters
     ----------
@@ -434,8 +480,8 @@ def loads(data: bytes, *, expected_sha256: str | None = None) -> Any:
     Raises
     ------
     ArtifactIntegrityError
-        The digest differs, the bytes are not a readable skops file, or the
-        artifact contains a type outside the allowlist.
+        The digest differs, the bytes are not a readable skops file, the artifact
+        contains a type outside the allowlist, or it fails a structural check.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
@@ -444,17 +490,13 @@ def loads(data: bytes, *, expected_sha256: str | None = None) -> Any:
         actual = sha256_hex(data)
         if actual != expected_sha256.strip().lower():
             raise ArtifactIntegrityError(f"artifact sha256 mismatch: expected {expected_sha256}, got {actual}")
+    artifact_safety.check_artifact(data, estimators=ALLOWED_ESTIMATORS)
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:  # zipfile, json and skops errors alike: the bytes are not an artifact
-        raise ArtifactIntegrityError(f"artifact is not a readable skops file: {exc}") from exc
-    refused = [name for name in untrusted if not _is_trusted_type(name)]
-    if refused:
-        raise ArtifactIntegrityError(f"artifact contains types outside the allowlist: {', '.join(refused)}")
-    try:
-        return sio.loads(data, trusted=list(untrusted))
+        model = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as exc:
         raise ArtifactIntegrityError(f"artifact could not be loaded: {exc}") from exc
+    artifact_safety.check_loaded(model)
+    return model
 
 
 def _check_problem(problem: str) -> None:
@@ -519,18 +561,3 @@ def _float_label(value: float) -> str:
     if np.isfinite(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
-
-
-def _is_trusted_type(name: str) -> bool:
-    """Whether ``name`` is a class (not a function) under a trusted module prefix."""
-    if not _DOTTED_NAME.match(name) or not name.startswith(TRUSTED_TYPE_PREFIXES):
-        return False
-    # Importing the module must not run a script (``numpy.f2py.__main__``) or test code.
-    if any(part.startswith("__") or part in ("tests", "conftest") for part in name.split(".")):
-        return False
-    module_name, _, attr = name.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(obj, type)
