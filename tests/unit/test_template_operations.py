@@ -124,7 +124,9 @@ def test_history_buckets_are_retained_versioned_and_expire_only_old_versions(tem
     assert [r["NoncurrentVersionExpiration"] for r in expiring] == [
         {"NoncurrentDays": {"Ref": "NoncurrentVersionRetentionDays"}}
     ]
-    assert not [r for r in rules if "ExpirationInDays" in r or "ExpirationDate" in r]  # current versions stay
+    # Current versions stay, except a failed candidate's tagged artifacts (tests/unit/test_template_iam.py).
+    current = [r for r in rules if "ExpirationInDays" in r or "ExpirationDate" in r]
+    assert all(r.get("TagFilters") == [{"Key": "retrain-status", "Value": "failed"}] for r in current)
 
 
 def test_noncurrent_versions_are_kept_90_days_by_default(template):
@@ -157,7 +159,7 @@ def test_the_dashboard_shows_every_function_the_state_machine_and_the_queue(temp
     text = _text(dashboard)
     functions = _of_type(template, "AWS::Serverless::Function")
 
-    assert len(functions) == 8
+    assert len(functions) == 9
     for name in functions:
         assert f'"ref-{name}"' in text, name
     assert '"ref-RetrainingStateMachine"' in text
