@@ -1,10 +1,11 @@
 """The moto patches of the local cloud.
 
-1. Run Lambda handlers in-process when moto invokes a function.
-2. Deliver EventBridge events to Step Functions targets; a failed delivery goes to the
+1. Run Lambda handlers in-process when moto invokes a function, within the function's timeout.
+2. Freeze a timed-out invocation: its AWS calls never reach moto (``BaseClient._make_api_call``).
+3. Deliver EventBridge events to Step Functions targets; a failed delivery goes to the
    target's dead-letter queue, as EventBridge sends it.
-3. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
-4. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
+4. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
+5. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
 
 moto runs Lambda code only in Docker. This module replaces the private
 ``moto.awslambda.models.LambdaFunction._invoke_lambda(self, event)`` (moto 5.1/5.2,
@@ -17,6 +18,45 @@ Invocations are serialized with a lock: handlers share ``os.environ`` (each
 function's environment is applied for the duration of its call) and the
 powertools singletons.
 
+Timeouts. The handler runs in a worker thread (daemon) while the invoking
+thread, which holds the lock, waits ``function.timeout`` seconds (read on
+every call, so a test may shorten it). The handler module's import (cold
+start) comes first and is not counted, as Lambda's Init phase is not. A
+handler still running at the deadline is abandoned: the invocation answers
+Lambda's timeout payload (``errorType`` ``Sandbox.Timedout``, ``errorMessage``
+``RequestId: <id> Error: Task timed out after 30.00 seconds``), moto's Step
+Functions interpreter fails the Task with the error ``Sandbox.Timedout``, and
+the lock is released for the next invocation. ``context.get_remaining_time_in_millis()``
+counts down to that deadline.
+
+On AWS the sandbox of a timed-out invocation is stopped; here its thread
+cannot be killed, so it is frozen instead:
+
+- its AWS calls raise :class:`FrozenInvocation` (a ``BaseException``, which a
+  handler's ``except Exception`` does not swallow) and never reach moto: a
+  patch of ``botocore.client.BaseClient._make_api_call``, active while the
+  local cloud runs, checks the calling thread's invocation. A call already
+  in moto at the deadline completes (the request reached the service) and
+  raises on its return, so the handler never sees the answer;
+- :class:`FrozenInvocation` is also raised asynchronously in the thread
+  (``PyThreadState_SetAsyncExc``), so it stops at its next Python bytecode
+  instead of burning CPU and touching shared state (``os.environ`` now holds
+  the next function's environment, the powertools singletons its metrics).
+  It is never raised inside an AWS call (moto's backends are not interrupted
+  mid-request). A thread blocked in C code (``time.sleep``, a native fit)
+  stops when it returns to Python; its ``finally`` blocks still run then
+  (a powertools ``log_metrics`` flush there empties the shared metric set,
+  which another invocation may be filling by then: a rare, local-only loss);
+- what it prints or logs is dropped from every invocation's captured output:
+  it never reaches ``function.logs`` or the EMF callbacks, so a late metrics
+  flush is not published as another invocation's. Outside any invocation,
+  stdout is the process's own and a late line can show there.
+
+The invoking thread gives an abandoned handler a moment (``STOP_GRACE``) to
+stop before it releases the lock. The freeze outlives :func:`uninstall` while
+an abandoned thread is alive. Threads a handler starts itself are not tracked
+(no handler starts any).
+
 moto's ``transact_write_items`` deep-copies the table and puts the copy back
 when a transaction fails, so a losing thread can erase the winner's writes
 (and a conditional write checks, then writes, with no lock between). DynamoDB
@@ -24,14 +64,16 @@ itself runs every request atomically. ``DynamoHandler.call_action``, which
 runs one DynamoDB request against moto's backend, holds a second lock of its
 own. Every call passes there: boto3 clients, handlers' and the tests', and
 Step Functions' ``dynamodb:*`` integrations (moto's interpreter calls them
-through a boto3 client too). Locks are taken in one order: a handler holds
-the invocation lock and then calls DynamoDB; a DynamoDB call never invokes a
-handler (the template has no stream event source).
+through a boto3 client too). Locks are taken in one order: an invocation
+holds the invocation lock (on its invoking thread) while its handler calls
+DynamoDB; a DynamoDB call never invokes a handler (the template has no
+stream event source).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import io
 import json
@@ -40,6 +82,7 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -87,7 +130,7 @@ class InProcessFunction:
 class FakeContext:
     """The parts of ``LambdaContext`` handlers and powertools read."""
 
-    def __init__(self, function: InProcessFunction) -> None:
+    def __init__(self, function: InProcessFunction, *, started: float | None = None) -> None:
         self.function_name = function.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function.arn
@@ -95,10 +138,121 @@ class FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function.name}"
         self.log_stream_name = self.aws_request_id
-        self._timeout_ms = function.timeout * 1000
+        #: ``time.monotonic()`` at which the invocation times out (from ``started``, default now).
+        self.deadline = (time.monotonic() if started is None else started) + function.timeout
 
     def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class FrozenInvocation(BaseException):  # noqa: N818 - named for what happened, as AWS's sandbox is
+    """Raised in the thread of an invocation that timed out: its sandbox is stopped (see the module docstring)."""
+
+
+#: Seconds the invoking thread waits for an abandoned handler to stop before it releases the lock.
+STOP_GRACE = 0.2
+
+
+def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` in thread ``ident`` at its next bytecode; ``None`` clears a pending one."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
+
+
+class _Invocation:
+    """The worker thread of one handler call: its outcome, and whether its deadline passed.
+
+    ``lock`` makes three decisions atomic: finishing in time (:meth:`run`) versus
+    expiring (:meth:`expire`), and an AWS call starting or ending (see
+    :func:`_frozen_api_call`) versus the thread being stopped.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.ident = 0
+        self.running = False  # in the handler: may be stopped asynchronously
+        self.aws_calls = 0  # AWS calls in progress (moto is not interrupted mid-request)
+        self.expired = False
+        self.finished = False
+        self.outcome: tuple[bool, Any] = (False, None)  # (returned, value or exception)
+
+    def run(self, call: Callable[[], Any]) -> None:
+        _THREAD.invocation = self
+        self.ident = threading.get_ident()
+        outcome: tuple[bool, Any]
+        try:
+            try:
+                with self.lock:
+                    if self.expired:
+                        raise FrozenInvocation
+                    self.running = True
+                outcome = (True, call())
+            finally:
+                with self.lock:
+                    self.running = False
+                    if self.expired:
+                        _async_raise(self.ident, None)  # a stop not delivered yet must not hit this thread later
+        except BaseException as exc:  # noqa: BLE001 - the invoking thread decides what it means
+            outcome = (False, exc)
+        with self.lock:
+            if not self.expired:
+                self.outcome, self.finished = outcome, True
+        self.done.set()
+
+    def expire(self) -> bool:
+        """Freeze the thread if it has not finished; ``False`` if it did, just in time."""
+        with self.lock:
+            if self.finished:
+                return False
+            if not self.expired:
+                self.expired = True
+                if self.running and self.aws_calls == 0:
+                    _async_raise(self.ident, FrozenInvocation)
+        return True
+
+    def begin_call(self, operation: str) -> None:
+        with self.lock:
+            if self.expired:
+                raise FrozenInvocation(f"{operation} after the invocation timed out")
+            self.aws_calls += 1
+
+    def end_call(self, operation: str) -> None:
+        with self.lock:
+            self.aws_calls -= 1
+            if self.expired:
+                raise FrozenInvocation(f"{operation} answered after the invocation timed out")
+
+
+#: ``_THREAD.invocation`` is the :class:`_Invocation` a worker thread runs.
+_THREAD = threading.local()
+#: Worker threads of timed-out invocations that had not stopped when their invocation answered.
+_ABANDONED: list[threading.Thread] = []
+
+
+def _current_invocation() -> _Invocation | None:
+    return getattr(_THREAD, "invocation", None)
+
+
+class _Output(io.StringIO):
+    """An invocation's captured output; a timed-out invocation's thread writes nothing to it."""
+
+    def write(self, s: str) -> int:
+        invocation = _current_invocation()
+        if invocation is not None and invocation.expired:
+            return len(s)
+        return super().write(s)
+
+
+def _frozen_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
+    """``BaseClient._make_api_call``, refused to the thread of an invocation that timed out."""
+    invocation = _current_invocation()
+    if invocation is None:
+        return _ORIGINAL_API_CALL(client, operation_name, api_params)
+    invocation.begin_call(operation_name)
+    try:
+        return _ORIGINAL_API_CALL(client, operation_name, api_params)
+    finally:
+        invocation.end_call(operation_name)
 
 
 _FUNCTIONS: dict[str, InProcessFunction] = {}
@@ -106,6 +260,7 @@ _ORIGINAL: Any = None
 _ORIGINAL_SEND: Any = None
 _ORIGINAL_TASK_FAILURE: Any = None
 _ORIGINAL_DYNAMODB: Any = None
+_ORIGINAL_API_CALL: Any = None
 #: Executions started by EventBridge rules, in order (see :func:`_patched_send_to_targets`).
 STARTED: list[str] = []
 _ON_OUTPUT: list[Callable[[InProcessFunction, str], None]] = []
@@ -184,8 +339,51 @@ def apply_powertools_environment() -> None:
             setattr(module.metrics, attribute, os.environ[variable])
 
 
+def _error_payload(exc: BaseException) -> str:
+    """Lambda's payload for a handler that raised ``exc`` (``errorType`` = the exception's class name)."""
+    return json.dumps(
+        {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "stackTrace": traceback.format_exception(exc)[-6:],
+        }
+    )
+
+
+def _call_with_deadline(
+    function: InProcessFunction, handler: Callable[[Any, Any], Any], event: Any
+) -> tuple[str, bool, str]:
+    """Run ``handler`` in a worker thread for at most ``function.timeout`` seconds: ``(payload, errored, log)``."""
+    timeout = float(function.timeout)
+    context = FakeContext(function)
+    invocation = _Invocation()
+    worker = threading.Thread(
+        target=invocation.run,
+        args=(lambda: handler(event, context),),
+        name=f"lambda-{function.name}-{context.aws_request_id[:8]}",
+        daemon=True,  # an abandoned handler blocked in C code must not keep the process alive
+    )
+    worker.start()
+    if not invocation.done.wait(max(0.0, context.deadline - time.monotonic())) and invocation.expire():
+        if not invocation.done.wait(STOP_GRACE):
+            _ABANDONED.append(worker)
+        message = f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout:.2f} seconds"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        payload = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message})
+        return payload, True, f"{stamp} {context.aws_request_id} Task timed out after {timeout:.2f} seconds\n"
+    returned, value = invocation.outcome
+    if not returned:
+        if not isinstance(value, Exception):
+            raise value  # SystemExit, KeyboardInterrupt: as when the handler ran on this thread
+        return _error_payload(value), True, ""
+    try:
+        return json.dumps(value), False, ""
+    except Exception as exc:  # noqa: BLE001 - a result that is not JSON is the handler's error too
+        return _error_payload(exc), True, ""
+
+
 def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
-    """Call the handler; return moto's ``(payload_json, errored, logs)``."""
+    """Call the handler within the function's timeout; return moto's ``(payload_json, errored, logs)``."""
     if isinstance(event, bytes):
         event = json.loads(event or b"{}")
     elif isinstance(event, str):
@@ -193,28 +391,23 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
             event = json.loads(event or "{}")
         except json.JSONDecodeError:
             pass  # moto already decoded the payload: it was a JSON string, which the handler receives as is
-    buffer = io.StringIO()
-    with _LOCK, environment(function.environment), _capture_streams(buffer):
+    buffer = _Output()
+    # A handler invoking a function (none does) runs on a worker thread while its invoker holds the lock.
+    lock = contextlib.nullcontext() if _current_invocation() is not None else _LOCK
+    with lock, environment(function.environment), _capture_streams(buffer):
         if _FUNCTIONS.get(function.name) is not function:
             stopped = {"errorType": "ServiceException", "errorMessage": "the local cloud has stopped"}
             return json.dumps(stopped), True, ""
         function.invocations += 1
         apply_powertools_environment()
         try:
-            handler = function.load()
-            result = handler(event, FakeContext(function))
-            payload, errored = json.dumps(result), False
+            handler = function.load()  # the cold start: not counted in the timeout, as Lambda's Init phase
         except Exception as exc:  # noqa: BLE001 - every handler error becomes Lambda's error payload
-            payload = json.dumps(
-                {
-                    "errorMessage": str(exc),
-                    "errorType": type(exc).__name__,
-                    "stackTrace": traceback.format_exception(exc)[-6:],
-                }
-            )
-            errored = True
+            payload, errored, tail = _error_payload(exc), True, ""
+        else:
+            payload, errored, tail = _call_with_deadline(function, handler, event)
         # Still under the lock: callbacks (EMF -> CloudWatch) also finish before the cloud stops.
-        text = buffer.getvalue()
+        text = buffer.getvalue() + tail
         function.logs.append(text)
         for callback in list(_ON_OUTPUT):
             callback(function, text)
@@ -378,13 +571,18 @@ def serialize_dynamodb() -> None:
 
 
 def install() -> None:
-    """Patch moto's Lambda invocation, EventBridge delivery, SendTaskFailure and DynamoDB (idempotent)."""
-    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
+    """Patch moto's Lambda invocation, EventBridge delivery, SendTaskFailure and DynamoDB, and botocore's
+    API calls (the freeze of timed-out invocations); idempotent."""
+    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE, _ORIGINAL_API_CALL
+    from botocore.client import BaseClient
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule
     from moto.stepfunctions.responses import StepFunctionResponse
 
     serialize_dynamodb()
+    if _ORIGINAL_API_CALL is None:
+        _ORIGINAL_API_CALL = BaseClient._make_api_call  # type: ignore[attr-defined,unused-ignore]
+        BaseClient._make_api_call = _frozen_api_call  # type: ignore[attr-defined,unused-ignore]
     if _ORIGINAL_TASK_FAILURE is None:
         _ORIGINAL_TASK_FAILURE = StepFunctionResponse.send_task_failure
         StepFunctionResponse.send_task_failure = _patched_send_task_failure  # type: ignore[method-assign]
@@ -398,12 +596,22 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Undo :func:`install`, except :func:`serialize_dynamodb` (see there)."""
-    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE
+    """Undo :func:`install`, except :func:`serialize_dynamodb` (see there).
+
+    The freeze of timed-out invocations stays while one of their threads is
+    still alive (blocked in C code): woken up after moto stopped, its AWS calls
+    would otherwise go to AWS itself. The next uninstall looks again.
+    """
+    global _ORIGINAL, _ORIGINAL_SEND, _ORIGINAL_TASK_FAILURE, _ORIGINAL_API_CALL
+    from botocore.client import BaseClient
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import Rule
     from moto.stepfunctions.responses import StepFunctionResponse
 
+    _ABANDONED[:] = [thread for thread in _ABANDONED if thread.is_alive()]
+    if _ORIGINAL_API_CALL is not None and not _ABANDONED:  # else a thread waking up later could reach AWS itself
+        BaseClient._make_api_call = _ORIGINAL_API_CALL  # type: ignore[attr-defined,unused-ignore]
+        _ORIGINAL_API_CALL = None
     if _ORIGINAL_TASK_FAILURE is not None:
         StepFunctionResponse.send_task_failure = _ORIGINAL_TASK_FAILURE  # type: ignore[method-assign]
         _ORIGINAL_TASK_FAILURE = None
