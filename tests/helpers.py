@@ -39,6 +39,7 @@ FUNCTION_IDS = {
     "train": "TrainFunction",
     "validate": "ValidateFunction",
     "promote": "PromoteFunction",
+    "reconcile": "ReconcileFunction",
 }
 
 
@@ -54,10 +55,14 @@ def normalize_input(event: dict[str, Any], *, started_at: str, execution: str = 
 
 
 def run_input(end: datetime, *, model: str = "churn", window_days: float = 7.0) -> dict[str, Any]:
-    """``tests/events/run.json`` (Normalize's output) with its window moved to end at ``end``."""
+    """``tests/events/run.json`` (Normalize's output) with its window moved to end at ``end``.
+
+    Each call is a new execution (steps are idempotent per execution: Train's retry returns its candidate).
+    """
     event = load_event("run")
     start = (end - timedelta(days=window_days)).isoformat()
     event["run"].update(
+        execution=f"{event['run']['execution']}-{uuid.uuid4().hex[:8]}",
         model=model,
         lock_pk=registry.model_pk(model),
         event_time=end.isoformat(),
@@ -244,3 +249,70 @@ RESULT_CONTRACT = frozenset(
         "error",
     }
 )
+
+
+# ------------------------------------------------------ concurrent delivery
+def manual_event(model: str, *, reason: str | None = None, force: bool = False, event_id: str | None = None) -> dict:
+    """A ``Retrain Requested`` event as EventBridge delivers it to a rule's target.
+
+    What ``retrain trigger`` puts on the bus (:func:`retrain.triggers.retrain_request`), with the
+    envelope EventBridge adds (``id``, ``time``, ...), so :meth:`LocalCloud.deliver` can deliver the
+    same event more than once, as EventBridge may.
+    """
+    from datetime import UTC
+
+    from retrain.local.cloud import ACCOUNT, REGION
+    from retrain.triggers import retrain_request
+
+    entry = retrain_request(model, reason=reason, force=force)
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+
+
+def deliver_at_once(cloud: LocalCloud, events: list[dict[str, Any]], *, timeout: float = 120) -> list[list[str]]:
+    """Deliver each of ``events`` once, each from its own thread, all released together by a barrier.
+
+    An event listed twice is delivered twice (EventBridge's at-least-once delivery: the same id,
+    two executions). Returns, per event in order, the executions its delivery started.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(len(events))
+
+    def deliver(event: dict[str, Any]) -> list[str]:
+        start.wait(timeout=timeout)
+        return cloud.deliver(event)
+
+    with ThreadPoolExecutor(max_workers=len(events), thread_name_prefix="delivery") as pool:
+        futures = [pool.submit(deliver, event) for event in events]
+        return [future.result(timeout=timeout) for future in futures]
+
+
+def lock_item(settings: Settings, model: str) -> dict[str, Any] | None:
+    """The model's ``LOCK`` item in the registry table (what AcquireLock puts and ReleaseLock deletes), or None."""
+    response = aws.dynamodb().get_item(
+        TableName=settings.registry_table,
+        Key={"pk": {"S": registry.model_pk(model)}, "sk": {"S": "LOCK"}},
+        ConsistentRead=True,
+    )
+    return response.get("Item")
+
+
+def state_path(cloud: LocalCloud, execution_arn: str) -> list[tuple[datetime, str]]:
+    """The states an execution entered so far, in order: ``(timestamp, state name)``."""
+    history = cloud.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+    return [
+        (event["timestamp"], event["stateEnteredEventDetails"]["name"])
+        for event in history["events"]
+        if event["type"].endswith("StateEntered")
+    ]

@@ -8,6 +8,7 @@ moto (or a test's fake) is in place before the first client exists. Every
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Iterator
@@ -15,9 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
-from retrain.errors import DataNotFound, RetrainError, TransientError
+from retrain.errors import AccessDenied, DataNotFound, RetrainError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.client import CloudWatchClient
@@ -27,7 +34,40 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
 
 _RETRIES = Config(retries={"max_attempts": 5, "mode": "adaptive"})
-_TRANSIENT = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "InternalError"}
+#: Error codes that mean "try again later", across S3, DynamoDB, SSM and EventBridge.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "TooManyUpdates",
+        "SlowDown",
+        "ConditionalRequestConflict",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerErrorException",
+        "InternalException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+#: Error codes that mean a missing permission.
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "403"})
+#: A transaction cancelled for one of these reasons lost nothing but time (DynamoDB ``CancellationReasons``).
+TRANSIENT_CANCELLATIONS = frozenset({"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"})
+#: Connection-level failures botocore raises after its own retries.
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
 @functools.cache
@@ -69,7 +109,8 @@ def reset_clients() -> None:
 
 def put_events(entries: list[dict[str, Any]]) -> None:
     """``events:PutEvents``; an entry EventBridge refuses is a :class:`TransientError`."""
-    response = events().put_events(Entries=entries)  # type: ignore[arg-type]
+    with translated("EventBridge PutEvents"):
+        response = events().put_events(Entries=entries)  # type: ignore[arg-type]
     failed = [e for e in response["Entries"] if "ErrorCode" in e]
     if failed:
         raise TransientError(f"EventBridge refused {len(failed)} entries: {failed[0].get('ErrorCode')}")
@@ -79,13 +120,51 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """The per-action codes of a cancelled DynamoDB transaction (``"None"`` for an action that was fine)."""
+    reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
+    return [str(reason.get("Code") or "None") for reason in reasons]
+
+
+def is_transient(exc: ClientError) -> bool:
+    """Whether retrying the same request later can succeed (throttling, 5xx, a transaction conflict)."""
+    code = error_code(exc)
+    if code == "TransactionCanceledException":
+        return bool(TRANSIENT_CANCELLATIONS.intersection(cancellation_codes(exc)))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in TRANSIENT_CODES or int(status) >= 500
+
+
 def _translate(exc: ClientError, what: str) -> Exception:
     code = error_code(exc)
     if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
         return DataNotFound(f"{what} does not exist")
-    if code in _TRANSIENT:
-        return TransientError(f"{what}: {code}")
+    message = exc.response.get("Error", {}).get("Message", "")
+    if is_transient(exc):
+        return TransientError(f"{what}: {code} ({message})")
+    if code in ACCESS_DENIED_CODES:
+        return AccessDenied(f"{what}: {code} ({message})")
     return exc
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Raise a dependency's transient failure as :class:`TransientError` naming ``what`` was being done.
+
+    The state machine retries ``TransientError`` with backoff. Throttling and 5xx
+    answers (after the SDK's own retries), connection failures, and transactions
+    cancelled by throttling or a conflicting transaction are transient; a missing
+    S3 object is :class:`DataNotFound`; any other error is raised as it is.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        translated_exc = _translate(exc, what)
+        if translated_exc is exc:
+            raise
+        raise translated_exc from exc
+    except _CONNECTION_ERRORS as exc:
+        raise TransientError(f"{what}: {type(exc).__name__} ({exc})") from exc
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -101,11 +180,9 @@ def uri(bucket: str, key: str) -> str:
 
 
 def get_bytes(bucket: str, key: str) -> bytes:
-    try:
+    with translated(f"s3://{bucket}/{key}"):
         body = s3().get_object(Bucket=bucket, Key=key)["Body"]
-        return body.read()
-    except ClientError as exc:
-        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+        return bytes(body.read())
 
 
 def head(bucket: str, key: str) -> dict[str, Any] | None:
@@ -120,11 +197,23 @@ def head(bucket: str, key: str) -> dict[str, Any] | None:
 
 def put_bytes(bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
     """Write an object and return its ETag."""
-    try:
+    with translated(f"s3://{bucket}/{key}"):
         response = s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
-    except ClientError as exc:
-        raise _translate(exc, f"s3://{bucket}/{key}") from exc
     return str(response.get("ETag", "")).strip('"')
+
+
+def tag_object(bucket: str, key: str, tags: dict[str, str]) -> None:
+    """Replace an object's tags (lifecycle rules match on them)."""
+    tag_set: Any = [{"Key": k, "Value": v} for k, v in tags.items()]
+    with translated(f"tagging s3://{bucket}/{key}"):
+        s3().put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tag_set})
+
+
+def object_tags(bucket: str, key: str) -> dict[str, str]:
+    """An object's tags."""
+    with translated(f"tagging of s3://{bucket}/{key}"):
+        response = s3().get_object_tagging(Bucket=bucket, Key=key)
+    return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
 
 
 def put_new(bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> bool:
@@ -135,11 +224,12 @@ def put_new(bucket: str, key: str, data: bytes, *, content_type: str = "applicat
     (``If-None-Match: *``), so two writers racing cannot both succeed.
     """
     try:
-        s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+        with translated(f"s3://{bucket}/{key}"):
+            s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
     except ClientError as exc:
-        if error_code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412"}:
+        if error_code(exc) in {"PreconditionFailed", "412"}:
             return False
-        raise _translate(exc, f"s3://{bucket}/{key}") from exc
+        raise
     return True
 
 

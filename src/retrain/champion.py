@@ -1,15 +1,28 @@
 """The champion as serving code sees it: one SSM parameter per model, and rollback.
 
+The registry's ``CHAMPION`` item is the truth; the SSM parameter is its published
+copy. Promote writes the registry first (one transaction), then the parameter;
+a parameter that could not be written is written again by the next step that
+notices (:func:`sync_parameter`: Promote's retry, the failure handler, the next
+run's ``Reconcile``).
+
 Light on purpose (boto3 only): the promote function imports it.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from retrain import aws, registry
 from retrain.contracts import Promotion
+from retrain.errors import AccessDenied, ChampionNotPublished
 from retrain.settings import Settings
+
+#: What :func:`sync_parameter` found: the parameter agreed, was (re)written, or there is no champion.
+ParameterState = Literal["in-sync", "repaired", "no-champion"]
 
 
 def champion_parameter(settings: Settings, model: str) -> str:
@@ -29,8 +42,68 @@ def publish_champion(settings: Settings, model: str, promotion: Promotion) -> st
         "artifact_uri": promotion.artifact_uri,
         "sha256": promotion.sha256,
     }
-    aws.ssm().put_parameter(Name=name, Value=json.dumps(value), Type="String", Overwrite=True)
+    _put(name, value)
     return name
+
+
+def _put(name: str, value: dict[str, Any]) -> None:
+    try:
+        with aws.translated(f"SSM PutParameter {name}"):
+            aws.ssm().put_parameter(Name=name, Value=json.dumps(value), Type="String", Overwrite=True)
+    except (ClientError, AccessDenied) as exc:
+        raise ChampionNotPublished(
+            f"could not write the champion v{value['version']} to SSM parameter {name}: {_why(exc)}"
+        ) from exc
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"{aws.error_code(exc)} ({exc.response.get('Error', {}).get('Message', '')})"
+    return str(exc)
+
+
+def published(settings: Settings, model: str) -> dict[str, Any] | None:
+    """The champion as its SSM parameter says (``None`` when there is no parameter)."""
+    name = champion_parameter(settings, model)
+    try:
+        with aws.translated(f"SSM GetParameter {name}"):
+            response = aws.ssm().get_parameter(Name=name)
+    except (ClientError, AccessDenied) as exc:
+        if isinstance(exc, ClientError) and aws.error_code(exc) == "ParameterNotFound":
+            return None
+        raise ChampionNotPublished(f"could not read SSM parameter {name}: {_why(exc)}") from exc
+    try:
+        value = json.loads(response["Parameter"]["Value"])
+    except (KeyError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def sync_parameter(settings: Settings, model: str, champion: dict[str, Any] | None) -> ParameterState:
+    """Make the SSM parameter say what the registry's champion pointer says.
+
+    Returns ``"in-sync"`` when it already did, ``"repaired"`` when it was written
+    now, ``"no-champion"`` when the registry has no champion (the parameter, if
+    any, is left alone).
+
+    Raises
+    ------
+    ChampionNotPublished
+        The parameter could not be read or written (permissions); TransientError when throttled.
+    """
+    if champion is None:
+        return "no-champion"
+    current = published(settings, model)
+    wanted = {
+        "model": model,
+        "version": int(champion["version"]),
+        "artifact_uri": champion["artifact_uri"],
+        "sha256": champion["sha256"],
+    }
+    if current is not None and all(current.get(key) == value for key, value in wanted.items()):
+        return "in-sync"
+    _put(champion_parameter(settings, model), wanted)
+    return "repaired"
 
 
 def rollback(settings: Settings, model: str, *, to: int | None = None, execution: str = "rollback") -> Promotion:

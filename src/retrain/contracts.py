@@ -125,6 +125,40 @@ class Promotion(_Payload):
     sha256: str
 
 
+class Failure(_Payload):
+    """A failed step, as the state machine's ``<Step>Error`` states record it (``$.failure``)."""
+
+    step: str
+    error: str | None = None
+    cause: str | None = None
+
+
+class ReconcileInput(RunInput):
+    """``start``: the run's first step under the lock. ``failed``: a step failed (``failure`` says which)."""
+
+    action: Literal["start", "failed"]
+    failure: Failure | None = None
+
+
+class Reconciliation(_Payload):
+    """What ``Reconcile`` found and repaired.
+
+    ``parameter`` is the SSM parameter's state (``in-sync``, ``repaired``,
+    ``no-champion``, or ``stale: <why>`` when it could not be repaired);
+    ``failed_versions`` the undecided versions marked ``failed``; on the
+    ``failed`` action, ``promoted`` says this run's promotion had committed
+    before the failure (its outcome stays ``promoted``; ``promotion`` holds it).
+    """
+
+    model: str
+    champion_version: int | None
+    parameter: str
+    failed_versions: list[int] = Field(default_factory=list)
+    expired_artifacts: list[str] = Field(default_factory=list)
+    promoted: bool = False
+    promotion: Promotion | None = None
+
+
 class CheckOut(_Payload):
     """Common head of every check's output (the state machine reads these).
 

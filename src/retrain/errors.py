@@ -54,12 +54,23 @@ class PromotionConflict(RetrainError):
     """The champion pointer moved since the run read it; nothing was written."""
 
 
+class ChampionNotPublished(RetrainError):
+    """The registry's champion could not be written to its SSM parameter (the registry is the truth).
+
+    The next run's first step (``Reconcile``) writes it again.
+    """
+
+
 class InvalidEvent(RetrainError):
     """A trigger event could not be understood."""
 
 
 class TransientError(RetrainError):
     """A retryable failure of a dependency (throttling, timeouts)."""
+
+
+class AccessDenied(RetrainError):
+    """AWS refused a request this function needs (a missing permission, a key policy); retrying cannot help."""
 
 
 class UnreadableData(RetrainError):

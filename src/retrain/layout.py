@@ -23,3 +23,8 @@ def reference_prefix(model: str) -> str:
 
 def partition_key(prefix: str, day: date, name: str) -> str:
     return f"{prefix}date={day.isoformat()}/{name}.parquet"
+
+
+def artifact_key(model: str, version: int, name: str = "model.skops") -> str:
+    """A model version's files: ``model.skops`` (the artifact), ``model-profile.npz``."""
+    return f"models/{model}/v{version}/{name}"

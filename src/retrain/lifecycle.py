@@ -264,8 +264,8 @@ def bootstrap(
         holdout_fraction=config.training.holdout_fraction,
         timestamp_column=None,
         extra={"window": None, "trigger": TRIGGER},
+        profile_for=config,  # the drift check's reference profile
     )
-    snapshot.ensure_profile(settings.artifact_bucket, config, ref.id, frame)  # the drift check's reference profile
     candidate = fit_and_register(settings, config, ref, trigger=TRIGGER, execution=execution)
     window = (now - timedelta(days=config.monitoring.window_days), now)
     validation = evaluate(settings, config, ref, candidate, window=window)

@@ -2,8 +2,11 @@
 
 One table, keyed by ``pk`` (``MODEL#<model>``) and ``sk``:
 
-- ``VERSION#000002``: one model version (status candidate | rejected | champion | archived,
-  artifact URI and sha256, snapshot id, config hash, metrics, gates, trigger, execution).
+- ``VERSION#000002``: one model version (status training | candidate | rejected | failed |
+  champion | archived, artifact URI and sha256, profile hashes, snapshot id, config hash,
+  metrics, gates, trigger, execution). ``training`` is written before the artifact, so
+  nothing a run writes is ever unaccounted for; a run that fails marks its version
+  ``failed`` with the reason (:func:`mark_failed`).
 - ``CHAMPION``: the pointer serving code follows (version, artifact URI, sha256).
 - ``COUNTER``: the last version number handed out.
 - ``LOCK``: the single-flight lock of the model's state machine (written by the ASL).
@@ -11,6 +14,9 @@ One table, keyed by ``pk`` (``MODEL#<model>``) and ``sk``:
 Promotion is one transaction whose condition is that the pointer still points
 where the run expected: a concurrent promotion loses with
 :class:`~retrain.errors.PromotionConflict` and nothing is half-written.
+Throttling, 5xx answers and transactions cancelled by throttling or a
+conflicting transaction raise :class:`~retrain.errors.TransientError` (retried
+by the state machine); only a failed condition is a conflict.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from retrain.errors import ModelNotFound, PromotionConflict
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 
-STATUSES = ("candidate", "rejected", "champion", "archived")
+STATUSES = ("training", "candidate", "rejected", "failed", "champion", "archived")
+#: A version in one of these states belongs to a run that has not decided yet.
+UNDECIDED = ("training", "candidate")
 
 
 def model_pk(model: str) -> str:
@@ -76,40 +84,119 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def next_version(table: str, model: str) -> int:
     """Hand out the next version number (atomic counter)."""
-    response = aws.dynamodb().update_item(
-        TableName=table,
-        Key=_to_item({"pk": model_pk(model), "sk": "COUNTER"}),
-        UpdateExpression="ADD last_version :one",
-        ExpressionAttributeValues={":one": {"N": "1"}},
-        ReturnValues="UPDATED_NEW",
-    )
+    with aws.translated(f"registry: next version of {model}"):
+        response = aws.dynamodb().update_item(
+            TableName=table,
+            Key=_to_item({"pk": model_pk(model), "sk": "COUNTER"}),
+            UpdateExpression="ADD last_version :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
     return int(response["Attributes"]["last_version"]["N"])
 
 
-def register_version(table: str, model: str, version: int, record: dict[str, Any]) -> dict[str, str]:
-    """Write a new version record (status ``candidate``); never overwrites one."""
+def register_version(
+    table: str, model: str, version: int, record: dict[str, Any], *, status: str = "candidate"
+) -> dict[str, str]:
+    """Write a new version record (``status`` ``candidate``, or ``training`` before its artifact exists).
+
+    Never overwrites a record: a version number is used once.
+    """
     key = {"pk": model_pk(model), "sk": version_sk(version)}
-    item = {**key, "model": model, "version": version, "status": "candidate", "created_at": _now(), **record}
-    aws.dynamodb().put_item(
-        TableName=table,
-        Item=_to_item(item),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+    item = {**key, "model": model, "version": version, "status": status, "created_at": _now(), **record}
+    with aws.translated(f"registry: register {model} v{version}"):
+        aws.dynamodb().put_item(
+            TableName=table,
+            Item=_to_item(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
     return key
 
 
+def complete_version(table: str, model: str, version: int, *, execution: str, values: dict[str, Any]) -> None:
+    """Turn this execution's ``training`` version into a ``candidate`` and store ``values`` on it.
+
+    Raises
+    ------
+    PromotionConflict
+        The version is not a ``training`` version of ``execution`` (another run marked it failed).
+    """
+    names = {f"#a{i}": name for i, name in enumerate(values)}
+    placeholders = {f":a{i}": value for i, value in enumerate(values.values())}
+    sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
+    try:
+        with aws.translated(f"registry: complete {model} v{version}"):
+            aws.dynamodb().update_item(
+                TableName=table,
+                Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+                UpdateExpression=f"SET #s = :candidate, {sets}" if sets else "SET #s = :candidate",
+                ConditionExpression="#s = :training AND #e = :execution",
+                ExpressionAttributeNames={"#s": "status", "#e": "execution", **names},
+                ExpressionAttributeValues=_to_item(
+                    {":candidate": "candidate", ":training": "training", ":execution": execution, **placeholders}
+                ),
+            )
+    except ClientError as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            found = get_version(table, model, version)
+            state = f"{found['status']} (execution {found.get('execution')})" if found else "missing"
+            raise PromotionConflict(
+                f"cannot complete {model} v{version}: expected a training version of {execution}, found {state}"
+            ) from exc
+        raise
+
+
+def version_of_execution(table: str, model: str, execution: str) -> dict[str, Any] | None:
+    """The newest version an execution registered, or ``None`` (Train's retries reuse it)."""
+    mine = [v for v in list_versions(table, model) if v.get("execution") == execution]
+    return mine[-1] if mine else None
+
+
+def mark_failed(table: str, model: str, version: int, reason: str) -> bool:
+    """Mark an undecided (``training`` or ``candidate``) version ``failed`` with ``reason``.
+
+    Returns ``False`` when the version was already decided (rejected, champion, ...):
+    nothing is written then.
+    """
+    try:
+        with aws.translated(f"registry: mark {model} v{version} failed"):
+            aws.dynamodb().update_item(
+                TableName=table,
+                Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+                UpdateExpression="SET #s = :failed, failure = :reason, failed_at = :now",
+                ConditionExpression="#s IN (:training, :candidate)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item(
+                    {
+                        ":failed": "failed",
+                        ":reason": reason[:2000],
+                        ":now": _now(),
+                        ":training": "training",
+                        ":candidate": "candidate",
+                    }
+                ),
+            )
+    except ClientError as exc:
+        if aws.error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 def get_version(table: str, model: str, version: int) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(
-        TableName=table, Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}), ConsistentRead=True
-    )
+    with aws.translated(f"registry: read {model} v{version}"):
+        response = aws.dynamodb().get_item(
+            TableName=table, Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}), ConsistentRead=True
+        )
     return _from_item(response["Item"]) if "Item" in response else None
 
 
 def get_champion(table: str, model: str) -> dict[str, Any] | None:
     """The champion pointer, or ``None`` when the model has none yet."""
-    response = aws.dynamodb().get_item(
-        TableName=table, Key=_to_item({"pk": model_pk(model), "sk": "CHAMPION"}), ConsistentRead=True
-    )
+    with aws.translated(f"registry: read the champion of {model}"):
+        response = aws.dynamodb().get_item(
+            TableName=table, Key=_to_item({"pk": model_pk(model), "sk": "CHAMPION"}), ConsistentRead=True
+        )
     return _from_item(response["Item"]) if "Item" in response else None
 
 
@@ -124,13 +211,14 @@ def list_versions(table: str, model: str) -> list[dict[str, Any]]:
     """Every version of ``model``, oldest first."""
     paginator = aws.dynamodb().get_paginator("query")
     items: list[dict[str, Any]] = []
-    for page in paginator.paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-        ExpressionAttributeValues={":pk": {"S": model_pk(model)}, ":v": {"S": "VERSION#"}},
-        ConsistentRead=True,
-    ):
-        items.extend(_from_item(item) for item in page.get("Items", []))
+    with aws.translated(f"registry: list the versions of {model}"):
+        for page in paginator.paginate(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+            ExpressionAttributeValues={":pk": {"S": model_pk(model)}, ":v": {"S": "VERSION#"}},
+            ConsistentRead=True,
+        ):
+            items.extend(_from_item(item) for item in page.get("Items", []))
     return items
 
 
@@ -198,12 +286,18 @@ def _move_pointer(
         "version": version,
         "artifact_uri": record["artifact_uri"],
         "sha256": record["sha256"],
+        "model_profile_sha256": record.get("model_profile_sha256"),
+        "snapshot_profile_sha256": record.get("snapshot_profile_sha256"),
         "snapshot_id": record.get("snapshot_id"),
         "promoted_at": _now(),
         "execution": execution,
         "trigger": "rollback" if from_status == "archived" else record.get("trigger"),
     }
-    put: dict[str, Any] = {"TableName": table, "Item": _to_item(pointer)}
+    put: dict[str, Any] = {
+        "TableName": table,
+        "Item": _to_item(pointer),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
     if expected is None:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
@@ -219,6 +313,7 @@ def _move_pointer(
                 "ConditionExpression": "#s = :from",
                 "ExpressionAttributeNames": {"#s": "status"},
                 "ExpressionAttributeValues": _to_item({":champion": "champion", ":from": from_status, ":now": _now()}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
     ]
@@ -235,15 +330,11 @@ def _move_pointer(
             }
         )
     try:
-        aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        with aws.translated(f"registry: make {model} v{version} champion"):
+            aws.dynamodb().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
     except ClientError as exc:
         if aws.error_code(exc) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
-            current = get_champion(table, model)
-            now = current["version"] if current else None
-            raise PromotionConflict(
-                f"cannot make {model} v{version} champion: champion expected v{expected}, found v{now} "
-                f"(or v{version} is no longer {from_status})"
-            ) from exc
+            raise PromotionConflict(_conflict(exc, model, version, expected=expected, from_status=from_status)) from exc
         raise
     return Promotion(
         champion_version=version,
@@ -251,6 +342,25 @@ def _move_pointer(
         artifact_uri=record["artifact_uri"],
         sha256=record["sha256"],
     )
+
+
+def _conflict(exc: ClientError, model: str, version: int, *, expected: int | None, from_status: str) -> str:
+    """What a promotion's failed condition found: the pointer, or the version's status."""
+    reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
+    found: list[str] = []
+    for index, reason in enumerate(reasons[:2]):
+        if reason.get("Code") != "ConditionalCheckFailed":
+            continue
+        old = _from_item(reason["Item"]) if reason.get("Item") else {}
+        if index == 0:
+            now = f"v{old['version']}" if "version" in old else "no champion"
+            wanted = f"v{expected}" if expected is not None else "no champion"
+            found.append(f"the champion pointer is {now}, expected {wanted}")
+        else:
+            found.append(f"v{version} is {old.get('status', 'missing')}, not {from_status}")
+    if not found:
+        found.append(f"the champion is no longer v{expected} or v{version} is no longer {from_status}")
+    return f"cannot make {model} v{version} champion: " + "; ".join(found) + " (nothing was written)"
 
 
 def record_validation(
@@ -263,14 +373,15 @@ def record_validation(
     champion_version: int | None,
 ) -> None:
     """Store a candidate's holdout metrics and gate results on its version record."""
-    aws.dynamodb().update_item(
-        TableName=table,
-        Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-        UpdateExpression="SET #m = :m, #g = :g, compared_with = :c",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames={"#m": "metrics", "#g": "gates"},
-        ExpressionAttributeValues=_to_item({":m": metrics, ":g": gates, ":c": champion_version or 0}),
-    )
+    with aws.translated(f"registry: record the validation of {model} v{version}"):
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+            UpdateExpression="SET #m = :m, #g = :g, compared_with = :c",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#m": "metrics", "#g": "gates"},
+            ExpressionAttributeValues=_to_item({":m": metrics, ":g": gates, ":c": champion_version or 0}),
+        )
 
 
 def record_rejection(table: str, model: str, version: int, reasons: list[str]) -> None:
@@ -284,20 +395,21 @@ def record_rejection(table: str, model: str, version: int, reasons: list[str]) -
         The version does not exist or is no longer a candidate; nothing was written.
     """
     try:
-        aws.dynamodb().update_item(
-            TableName=table,
-            Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-            UpdateExpression="SET #s = :rejected, reasons = :reasons",
-            ConditionExpression="#s = :candidate",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_to_item(
-                {
-                    ":rejected": "rejected",
-                    ":candidate": "candidate",
-                    ":reasons": json.dumps(reasons, separators=(",", ":"), ensure_ascii=False),
-                }
-            ),
-        )
+        with aws.translated(f"registry: reject {model} v{version}"):
+            aws.dynamodb().update_item(
+                TableName=table,
+                Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
+                UpdateExpression="SET #s = :rejected, reasons = :reasons",
+                ConditionExpression="#s = :candidate",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item(
+                    {
+                        ":rejected": "rejected",
+                        ":candidate": "candidate",
+                        ":reasons": json.dumps(reasons, separators=(",", ":"), ensure_ascii=False),
+                    }
+                ),
+            )
     except ClientError as exc:
         if aws.error_code(exc) == "ConditionalCheckFailedException":
             raise PromotionConflict(f"cannot reject {model} v{version}: it is not a candidate") from exc
@@ -310,13 +422,16 @@ def approval_key(execution: str) -> dict[str, str]:
 
 def put_approval(table: str, execution: str, record: dict[str, Any]) -> None:
     """Remember the task token a waiting run answers to (``retrain approve`` / ``reject``)."""
-    aws.dynamodb().put_item(TableName=table, Item=_to_item({**approval_key(execution), **record}))
+    with aws.translated(f"registry: store the approval request of {execution}"):
+        aws.dynamodb().put_item(TableName=table, Item=_to_item({**approval_key(execution), **record}))
 
 
 def get_approval(table: str, execution: str) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(TableName=table, Key=_to_item(approval_key(execution)), ConsistentRead=True)
+    with aws.translated(f"registry: read the approval request of {execution}"):
+        response = aws.dynamodb().get_item(TableName=table, Key=_to_item(approval_key(execution)), ConsistentRead=True)
     return _from_item(response["Item"]) if "Item" in response else None
 
 
 def delete_approval(table: str, execution: str) -> None:
-    aws.dynamodb().delete_item(TableName=table, Key=_to_item(approval_key(execution)))
+    with aws.translated(f"registry: delete the approval request of {execution}"):
+        aws.dynamodb().delete_item(TableName=table, Key=_to_item(approval_key(execution)))

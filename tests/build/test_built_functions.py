@@ -7,7 +7,7 @@ template.yaml gives it, against a moto server on loopback holding the
 template's buckets and table (:mod:`retrain.local.server`). The first champion
 comes from ``retrain bootstrap --stack``, as on a real stack; then one run's
 steps go in the state machine's order, each step's output feeding the next:
-Normalize, both checks, Snapshot, Train, Validate, Approval and Promote.
+Normalize, Reconcile, both checks, Snapshot, Train, Validate, Approval and Promote.
 
 Run by ``make test-build`` (after ``make build``), and by CI after ``make test``.
 """
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.build
 BUILD = ROOT / ".aws-sam" / "build"
 SCIENCE = ("numpy", "pandas", "scipy", "sklearn")
 #: Functions that must start without the science stack (cold starts count).
-LIGHT = ("NormalizeFunction", "PromoteFunction", "ApprovalFunction")
+LIGHT = ("NormalizeFunction", "ReconcileFunction", "PromoteFunction", "ApprovalFunction")
 #: X-Ray as the Lambda runtime sets it for a traced invocation; segments go to a UDP port on loopback.
 TRACING = {
     "_X_AMZN_TRACE_ID": "Root=1-6746f1c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
@@ -149,6 +149,7 @@ def run(stack: MotoServerStack, settings: Settings, tmp_path_factory: pytest.Tem
         "NormalizeFunction", normalize_input(event, started_at=end.isoformat(), execution="built-run")
     )
     state: dict[str, Any] = {"run": normalized["run"] if "run" in normalized else normalized}
+    state["reconcile"] = built.invoke("ReconcileFunction", {"action": "start", "run": state["run"]})
     state["checks"] = [
         built.invoke("MetricCheckFunction", {"run": state["run"]}),
         built.invoke("DriftCheckFunction", {"run": state["run"]}),
@@ -197,6 +198,15 @@ def test_the_built_steps_promote_a_candidate_trained_on_the_window(run: Built, s
     assert state["candidate"]["version"] == 2
     assert state["validation"]["passed"], state["validation"]["reasons"]
     assert state["promotion"]["champion_version"] == 2
+    assert state["reconcile"] == {
+        "model": "churn",
+        "champion_version": 1,
+        "parameter": "in-sync",
+        "failed_versions": [],
+        "expired_artifacts": [],
+        "promoted": False,
+        "promotion": None,
+    }
     with pointed_at(stack):
         assert registry.require_champion(settings.registry_table, "churn")["version"] == 2
         parameter = stack.client("ssm").get_parameter(Name="/retrain/champion/churn")["Parameter"]

@@ -11,6 +11,7 @@ from helpers import Deployment, call, run_input
 from retrain import aws, registry, snapshot
 from retrain.demo import generate_churn
 from retrain.drift import CategoricalProfile, NumericProfile, build_profile
+from retrain.errors import ArtifactIntegrityError
 
 pytestmark = pytest.mark.integration
 
@@ -73,10 +74,13 @@ def test_the_train_step_stores_importances_and_the_prediction_distribution(
     # When a candidate is trained on the snapshot
     candidate = call(module_churn.cloud, "train", {**run_input(WINDOW_END), "snapshot": frozen})
 
-    # Then its profile is next to its artifact and its record names it, with the importances
-    profile = snapshot.load_model_profile(candidate["artifact_uri"])
+    # Then its profile is next to its artifact and its record names it and its hash, with the importances
     record = registry.get_version(module_churn.settings.registry_table, "churn", candidate["version"])
-    assert profile is not None and record is not None
+    assert record is not None
+    profile = snapshot.load_model_profile(candidate["artifact_uri"], sha256=record["model_profile_sha256"])
+    assert profile is not None
+    bucket = module_churn.settings.artifact_bucket
+    assert record["snapshot_profile_sha256"] == snapshot.profile_sha256(bucket, "churn", frozen["id"])
     assert record["model_profile_uri"] == snapshot.model_profile_uri(candidate["artifact_uri"])
     assert record["model_profile_uri"].endswith(f"/v{candidate['version']}/model-profile.npz")
     assert record["importances"] == pytest.approx(profile.meta["importances"])
@@ -87,9 +91,26 @@ def test_the_train_step_stores_importances_and_the_prediction_distribution(
     assert set(candidate) >= {"model", "version", "artifact_uri", "sha256", "registry_key", "trained_rows"}
 
 
-def test_an_unreadable_profile_is_treated_as_none(module_churn: Deployment) -> None:
+def test_a_profile_without_a_recorded_hash_is_not_loaded(module_churn: Deployment) -> None:
     bucket = module_churn.settings.artifact_bucket
     aws.put_bytes(bucket, snapshot.profile_key("churn", "0" * 64), b"not a profile")
 
-    assert snapshot.load_profile(bucket, "churn", "0" * 64) is None
+    assert snapshot.load_profile(bucket, "churn", "0" * 64) is None  # no manifest lists it
     assert snapshot.load_profile(bucket, "churn", "1" * 64) is None
+    assert snapshot.load_model_profile(f"s3://{bucket}/models/churn/v1/model.skops", sha256=None) is None
+
+
+def test_a_profile_that_differs_from_its_recorded_hash_is_refused(module_churn: Deployment, frozen: dict) -> None:
+    # Given the snapshot's stored profile, replaced by another valid profile
+    bucket = module_churn.settings.artifact_bucket
+    key = snapshot.profile_key("churn", frozen["id"])
+    original = aws.get_bytes(bucket, key)
+    champion = registry.require_champion(module_churn.settings.registry_table, "churn")
+    other = aws.get_bytes(bucket, snapshot.profile_key("churn", champion["snapshot_id"]))
+    aws.put_bytes(bucket, key, other)
+    try:
+        # Then loading it against the manifest's hash refuses it, naming the object
+        with pytest.raises(ArtifactIntegrityError, match="sha256 mismatch"):
+            snapshot.load_profile(bucket, "churn", frozen["id"])
+    finally:
+        aws.put_bytes(bucket, key, original)

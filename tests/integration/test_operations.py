@@ -11,7 +11,17 @@ from retrain.local.template import function_properties, load_template
 
 pytestmark = pytest.mark.integration
 
-FUNCTIONS = ["Normalize", "MetricCheck", "DriftCheck", "Snapshot", "Train", "Validate", "Promote", "Approval"]
+FUNCTIONS = [
+    "Normalize",
+    "MetricCheck",
+    "DriftCheck",
+    "Snapshot",
+    "Train",
+    "Validate",
+    "Promote",
+    "Approval",
+    "Reconcile",
+]
 OPS_ALARMS = ["ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm", "FunctionErrorsAlarm"]
 
 

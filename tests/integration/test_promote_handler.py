@@ -88,7 +88,7 @@ def test_a_stale_expected_champion_is_promotion_conflict_and_changes_nothing(
 
     # Then it loses, and the registry is as the rival left it
     assert response.error_type == PromotionConflict.__name__
-    assert "expected v1, found v3" in response.error_message
+    assert "the champion pointer is v3, expected v1" in response.error_message
     assert registry.require_champion(settings.registry_table, "churn") == before
     assert _statuses(deployed_churn) == {1: "archived", 2: "candidate", 3: "champion"}
 

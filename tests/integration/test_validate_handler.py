@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,7 +36,9 @@ class Retrain:
     window: Window
 
     def train(self) -> dict:
-        return call(self.deployment.cloud, "train", {**self.event, "snapshot": self.snapshot})
+        """A candidate of its own execution (Train returns an execution's candidate again on a retry)."""
+        run = {**self.event["run"], "execution": f"{self.event['run']['execution']}-{uuid.uuid4().hex[:8]}"}
+        return call(self.deployment.cloud, "train", {**self.event, "run": run, "snapshot": self.snapshot})
 
     def validate_input(self, candidate: dict) -> dict:
         return {**self.event, "snapshot": self.snapshot, "candidate": candidate}

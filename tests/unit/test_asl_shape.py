@@ -135,11 +135,12 @@ def test_run_failed_is_published_with_the_failure_and_a_failed_publish_still_fai
 def _catching_states() -> Iterator[tuple[str, dict]]:
     """(state, its catch-all) for every state whose failures end the run.
 
-    Not the RunFailed publish and the release after an error (the run is failing already), nor the
-    notifications (a failed notification keeps the outcome, in ``$.notify_error``).
+    Not the RunFailed publish, the failure record and the release after an error (the run is
+    failing already), nor the notifications (a failed notification keeps the outcome, in
+    ``$.notify_error``).
     """
     for name, state in ASL["States"].items():
-        if name in {"PublishRunFailed", "ReleaseLockAfterError"}:
+        if name in {"PublishRunFailed", "ReleaseLockAfterError", "RecordFailure"}:
             continue
         for catch in state.get("Catch", []):
             if catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] != "$.notify_error":
@@ -166,7 +167,7 @@ def test_every_state_that_can_fail_the_run_is_caught():
     caught = {name for name, _ in _catching_states()}
 
     assert caught >= {"Normalize", "RecordEvent", "AcquireLock", "Checks", "Snapshot", "Train", "Validate"}
-    assert caught >= {"RequestApproval", "Promote", "RecordRejection", "ReleaseLock"}
+    assert caught >= {"RequestApproval", "Promote", "RecordRejection", "ReleaseLock", "Reconcile"}
 
 
 def test_a_lock_that_cannot_be_released_fails_the_run_as_lock_release_failed():
@@ -193,12 +194,56 @@ def test_releasing_the_lock_is_retried_on_transient_dynamodb_errors(name):
     assert max(rule["MaxAttempts"] for rule in ASL["States"][name]["Retry"]) >= 5
 
 
-def test_a_failure_after_the_lock_releases_it_before_publishing_run_failed():
-    # Every failure recorded while the lock is held goes to the release, then to the event
+def test_a_failure_after_the_lock_is_recorded_then_releases_it_before_publishing_run_failed():
+    # Every failure recorded while the lock is held marks the run's candidate failed, then releases, then publishes
     held = [ASL["States"][c["Next"]] for _, c in _catching_states()]
     held = [r for r in held if r["Parameters"]["lock"] == "held" and r["Parameters"]["step"] != "ReleaseLock"]
 
-    assert held and {r["Next"] for r in held} == {"ReleaseLockAfterError"}
+    assert held and {r["Next"] for r in held} == {"RecordFailure"}
+    record = ASL["States"]["RecordFailure"]
+    assert record["Resource"] == "${ReconcileFunctionArn}"
+    assert record["Parameters"] == {"action": "failed", "run.$": "$.run", "failure.$": "$.failure"}
+    assert record["ResultPath"] not in {"$.failure", "$"}  # the step's error survives its own record
+    assert [(c["ErrorEquals"], c["Next"]) for c in record["Catch"]] == [(["States.ALL"], "ReleaseLockAfterError")]
+    assert record["Catch"][0]["ResultPath"].startswith("$.failure.")
+    choice = ASL["States"][record["Next"]]
+    assert choice["Default"] == "ReleaseLockAfterError"
     after = ASL["States"]["ReleaseLockAfterError"]
     assert {c["Next"] for c in after["Catch"]} | {after["Next"]} <= {"LockReleased", "PublishRunFailed"}
     assert ASL["States"]["LockReleased"]["Next"] == "PublishRunFailed"
+
+
+def test_the_first_step_under_the_lock_reconciles_the_champion():
+    assert ASL["States"]["AcquireLock"]["Next"] == "Reconcile"
+    reconcile = ASL["States"]["Reconcile"]
+    assert reconcile["Parameters"] == {"action": "start", "run.$": "$.run"}
+    assert reconcile["Next"] == "Checks"
+    assert reconcile["ResultPath"] == "$.reconcile"
+
+
+def test_a_promotion_that_committed_before_a_failure_stays_the_outcome():
+    # Given the choice after a failure was recorded
+    choice = ASL["States"]["PromotionCommitted?"]
+
+    # Then a committed promotion goes on to be announced as promoted, with the promotion the record returned
+    (rule,) = choice["Choices"]
+    assert (rule["Variable"], rule["BooleanEquals"]) == ("$.recovery.promoted", True)
+    keep = ASL["States"][rule["Next"]]
+    assert (keep["InputPath"], keep["ResultPath"]) == ("$.recovery.promotion", "$.promotion")
+    assert keep["Next"] == "NotifyPromoted"
+    assert _paths_to("Promoted", rule["Next"], avoiding="Failed")
+
+
+@pytest.mark.parametrize("name", ["Normalize", "Reconcile", "RecordFailure", "Promote"])
+def test_idempotent_steps_are_retried_after_a_lambda_timeout(name):
+    retried = {error for rule in ASL["States"][name]["Retry"] for error in rule["ErrorEquals"]}
+
+    assert {"Sandbox.Timedout", "States.Timeout", "TransientError"} <= retried
+
+
+@pytest.mark.parametrize("name", ["Snapshot", "Train", "Validate"])
+def test_heavy_steps_are_not_retried_after_a_timeout_that_would_recur(name):
+    retried = {error for rule in ASL["States"][name]["Retry"] for error in rule["ErrorEquals"]}
+
+    assert "TransientError" in retried
+    assert not {"Sandbox.Timedout", "States.Timeout"} & retried

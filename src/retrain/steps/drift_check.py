@@ -70,8 +70,8 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
             details={"share": 0.0, "drifted": False, "features": {}, "n_current": 0},
         )
-    profile, source = _reference(settings, config, champion["snapshot_id"])
-    model_profile = snapshot.load_model_profile(champion["artifact_uri"])
+    profile, source = _reference(settings, config, champion["snapshot_id"], champion.get("snapshot_profile_sha256"))
+    model_profile = snapshot.load_model_profile(champion["artifact_uri"], sha256=champion.get("model_profile_sha256"))
     importances = model_profile.meta.get("importances") if model_profile is not None else None
     report = detect_drift(
         profile,
@@ -134,9 +134,15 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
 
 
 # ------------------------------------------------------------------ reference
-def _reference(settings: Settings, config: ModelConfig, snapshot_id: str) -> tuple[ReferenceProfile, str]:
-    """The champion snapshot's stored profile (``"stored"``), or one profiled now from its data (``"computed"``)."""
-    stored = snapshot.load_profile(settings.artifact_bucket, config.model, snapshot_id)
+def _reference(
+    settings: Settings, config: ModelConfig, snapshot_id: str, sha256: str | None
+) -> tuple[ReferenceProfile, str]:
+    """The champion snapshot's stored profile (``"stored"``), or one profiled now from its data (``"computed"``).
+
+    The stored profile is verified against ``sha256`` (the registry's copy of the
+    manifest's hash) or, for a champion promoted before profiles were hashed, the manifest's.
+    """
+    stored = snapshot.load_profile(settings.artifact_bucket, config.model, snapshot_id, sha256=sha256)
     if stored is not None and not stored.lacking(config.features.numeric, config.features.categorical):
         return stored, "stored"
     frame, _ = snapshot.load(settings.artifact_bucket, config.model, snapshot_id)

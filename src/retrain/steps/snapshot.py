@@ -55,7 +55,7 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
         holdout_fraction=config.training.holdout_fraction,
         timestamp_column=mon.timestamp_column,
         extra={"window": {"start": run.training_window_start, "end": run.window_end}, "trigger": run.trigger},
+        # The drift reference once this snapshot's model is champion: profiled now, while the data is in memory.
+        profile_for=config,
     )
-    # The drift reference once this snapshot's model is champion: profiled now, while the data is in memory.
-    snapshot.ensure_profile(settings.artifact_bucket, config, ref.id, frame)
     return ref

@@ -14,6 +14,8 @@ from retrain.config import ModelConfig
 from retrain.contracts import Candidate, RegistryKey, Run, SnapshotRef
 from retrain.drift.profile import ReferenceProfile, build_profile, category_key
 from retrain.errors import InsufficientData
+from retrain.layout import artifact_key
+from retrain.observability import logger
 from retrain.settings import Settings
 from retrain.steps.common import load_model_config
 
@@ -64,47 +66,87 @@ def model_profile(config: ModelConfig, model: Any, train_part: pd.DataFrame, hol
 def fit_and_register(
     settings: Settings, config: ModelConfig, ref: SnapshotRef, *, trigger: str, execution: str
 ) -> Candidate:
-    """Fit the configured pipeline on the snapshot's train part; store the artifact and its profile; register it."""
+    """Fit the configured pipeline on the snapshot's train part; store the artifact and its profile; register it.
+
+    Nothing is written until the model is fitted. Then the version is registered as
+    ``training`` (so every file it writes is accounted for), its artifact and
+    profile are stored, and it becomes a ``candidate`` with their hashes.
+    Idempotent per execution: a retry returns this execution's candidate, or
+    finishes its ``training`` version under the same number.
+    """
+    table = settings.registry_table
+    mine = registry.version_of_execution(table, config.model, execution)
+    if mine is not None and mine.get("snapshot_id") != ref.id:
+        mine = None
+    if mine is not None and mine.get("status") == "candidate":
+        logger.info("%s v%s is already this execution's candidate: returning it", config.model, mine["version"])
+        return _candidate(config.model, mine)
     frame, manifest = snapshot.load(settings.artifact_bucket, config.model, ref.id)
     train_part, holdout = snapshot.split(frame, manifest)
     started = datetime.now(UTC)
     model = training.fit(config, train_part)
     blob = training.dumps(model)
     sha = training.sha256_hex(blob)
-    version = registry.next_version(settings.registry_table, config.model)
-    key = f"models/{config.model}/v{version}/model.skops"
-    aws.put_bytes(settings.artifact_bucket, key, blob)
-    artifact_uri = aws.uri(settings.artifact_bucket, key)
+    training_seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
     profile = model_profile(config, model, train_part, holdout)
-    profile_uri = snapshot.write_model_profile(artifact_uri, profile)
-    registry_key = registry.register_version(
-        settings.registry_table,
-        config.model,
-        version,
-        {
-            "artifact_uri": artifact_uri,
-            "sha256": sha,
-            "artifact_bytes": len(blob),
-            "snapshot_id": ref.id,
-            "snapshot_manifest": ref.manifest_uri,
-            "config_sha256": config.digest(),
-            "estimator": config.training.estimator,
-            "trigger": trigger,
-            "execution": execution,
-            "trained_rows": len(train_part),
-            "training_seconds": round((datetime.now(UTC) - started).total_seconds(), 3),
-            "model_profile_uri": profile_uri,
-            "importances": profile.meta.get("importances"),
-            "libraries": library_versions(),
-        },
+    if mine is not None and mine.get("status") == "training":
+        version = int(mine["version"])
+        artifact_uri = str(mine["artifact_uri"])
+    else:
+        version = registry.next_version(table, config.model)
+        artifact_uri = aws.uri(settings.artifact_bucket, artifact_key(config.model, version))
+        registry.register_version(
+            table,
+            config.model,
+            version,
+            {
+                "artifact_uri": artifact_uri,
+                "snapshot_id": ref.id,
+                "snapshot_manifest": ref.manifest_uri,
+                "config_sha256": config.digest(),
+                "estimator": config.training.estimator,
+                "trigger": trigger,
+                "execution": execution,
+                "trained_rows": len(train_part),
+                "libraries": library_versions(),
+            },
+            status="training",
+        )
+    bucket, key = aws.split_uri(artifact_uri)
+    aws.put_bytes(bucket, key, blob)
+    profile_uri, profile_sha = snapshot.write_model_profile(artifact_uri, profile)
+    snapshot_profile = (manifest.get("files") or {}).get(snapshot.PROFILE_FILE) or {}
+    values = {
+        "sha256": sha,
+        "artifact_bytes": len(blob),
+        "training_seconds": training_seconds,
+        "model_profile_uri": profile_uri,
+        "model_profile_sha256": profile_sha,
+        "snapshot_profile_sha256": snapshot_profile.get("sha256"),
+        "importances": profile.meta.get("importances"),
+    }
+    registry.complete_version(
+        table, config.model, version, execution=execution, values={k: v for k, v in values.items() if v is not None}
     )
     return Candidate(
         model=config.model,
         version=version,
         artifact_uri=artifact_uri,
         sha256=sha,
-        registry_key=RegistryKey(**registry_key),
+        registry_key=RegistryKey(pk=registry.model_pk(config.model), sk=registry.version_sk(version)),
         trained_rows=len(train_part),
+    )
+
+
+def _candidate(model: str, record: dict[str, Any]) -> Candidate:
+    version = int(record["version"])
+    return Candidate(
+        model=model,
+        version=version,
+        artifact_uri=record["artifact_uri"],
+        sha256=record["sha256"],
+        registry_key=RegistryKey(pk=registry.model_pk(model), sk=registry.version_sk(version)),
+        trained_rows=int(record.get("trained_rows") or 0),
     )
 
 
