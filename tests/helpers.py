@@ -278,7 +278,7 @@ def manual_event(model: str, *, reason: str | None = None, force: bool = False, 
     }
 
 
-def deliver_at_once(cloud: LocalCloud, events: list[dict[str, Any]], *, timeout: float = 120) -> list[list[str]]:
+def deliver_at_once(cloud: LocalCloud, events: list[dict[str, Any]], *, timeout: float = 300) -> list[list[str]]:
     """Deliver each of ``events`` once, each from its own thread, all released together by a barrier.
 
     An event listed twice is delivered twice (EventBridge's at-least-once delivery: the same id,

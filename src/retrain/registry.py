@@ -158,23 +158,26 @@ def mark_failed(table: str, model: str, version: int, reason: str) -> bool:
     Returns ``False`` when the version was already decided (rejected, champion, ...):
     nothing is written then.
     """
+    values = {"failure": reason[:2000], "failed_at": _now()}
+    return _transition(table, model, version, to="failed", allowed=UNDECIDED, values=values)
+
+
+def _transition(
+    table: str, model: str, version: int, *, to: str, allowed: tuple[str, ...], values: dict[str, Any]
+) -> bool:
+    """Set a version's status to ``to`` (and ``values``) if its status is one of ``allowed``; ``False`` if not."""
+    froms = {f":from{i}": status for i, status in enumerate(allowed)}
+    sets = {f":v{i}": value for i, value in enumerate(values.values())}
+    assignments = ", ".join(f"{name} = :v{i}" for i, name in enumerate(values))
     try:
-        with aws.translated(f"registry: mark {model} v{version} failed"):
+        with aws.translated(f"registry: mark {model} v{version} {to}"):
             aws.dynamodb().update_item(
                 TableName=table,
                 Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-                UpdateExpression="SET #s = :failed, failure = :reason, failed_at = :now",
-                ConditionExpression="#s IN (:training, :candidate)",
+                UpdateExpression=f"SET #s = :to, {assignments}",
+                ConditionExpression=f"#s IN ({', '.join(froms)})",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(
-                    {
-                        ":failed": "failed",
-                        ":reason": reason[:2000],
-                        ":now": _now(),
-                        ":training": "training",
-                        ":candidate": "candidate",
-                    }
-                ),
+                ExpressionAttributeValues=_to_item({":to": to, **froms, **sets}),
             )
     except ClientError as exc:
         if aws.error_code(exc) == "ConditionalCheckFailedException":
@@ -394,26 +397,9 @@ def record_rejection(table: str, model: str, version: int, reasons: list[str]) -
     PromotionConflict
         The version does not exist or is no longer a candidate; nothing was written.
     """
-    try:
-        with aws.translated(f"registry: reject {model} v{version}"):
-            aws.dynamodb().update_item(
-                TableName=table,
-                Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-                UpdateExpression="SET #s = :rejected, reasons = :reasons",
-                ConditionExpression="#s = :candidate",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(
-                    {
-                        ":rejected": "rejected",
-                        ":candidate": "candidate",
-                        ":reasons": json.dumps(reasons, separators=(",", ":"), ensure_ascii=False),
-                    }
-                ),
-            )
-    except ClientError as exc:
-        if aws.error_code(exc) == "ConditionalCheckFailedException":
-            raise PromotionConflict(f"cannot reject {model} v{version}: it is not a candidate") from exc
-        raise
+    reasons_json = json.dumps(reasons, separators=(",", ":"), ensure_ascii=False)
+    if not _transition(table, model, version, to="rejected", allowed=("candidate",), values={"reasons": reasons_json}):
+        raise PromotionConflict(f"cannot reject {model} v{version}: it is not a candidate")
 
 
 def approval_key(execution: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ Stable field names (later versions add fields, never rename these): ``outcome``
 ``execution_arn``, ``triggered``, ``reasons``, ``champion_version`` (after the
 run), ``checks`` (``metrics``, ``drift``, ``flagged``, ``estimated``), ``snapshot``,
 ``candidate``, ``champion``, ``lineage``,
-``gates``, ``error``.
+``gates``, ``error``, ``reconcile`` (what the run's first step found and repaired: the
+champion's SSM parameter, versions earlier runs left undecided).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def build(
         "champion": {"version": champion_before, "metrics": None},
         "gates": [],
         "error": None,
+        "reconcile": None,
     }
     if status != "SUCCEEDED":
         result["error"] = error_text(described.get("error"), described.get("cause")) if status == "FAILED" else status
@@ -142,6 +144,7 @@ def build(
         reasons=_reasons(state),
         checks=_checks(state),
         gates=validation.get("gates") or [],
+        reconcile=state.get("reconcile"),
     )
     if state.get("snapshot"):
         snap = state["snapshot"]

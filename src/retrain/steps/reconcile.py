@@ -37,11 +37,7 @@ def start(run: Run, *, settings: Settings) -> Reconciliation:
     """Repair the champion's SSM parameter and fail the undecided versions of earlier executions."""
     table = settings.registry_table
     champion = registry.get_champion(table, run.model)
-    orphans = [
-        v
-        for v in registry.list_versions(table, run.model)
-        if v.get("status") in registry.UNDECIDED and v.get("execution") != run.execution
-    ]
+    orphans = [v for v in _undecided(table, run.model) if v.get("execution") != run.execution]
     failed, expired = _fail(
         settings,
         run.model,
@@ -65,11 +61,7 @@ def after_failure(run: Run, failure: Failure, *, settings: Settings) -> Reconcil
     table = settings.registry_table
     champion = registry.get_champion(table, run.model)
     promoted = champion is not None and champion.get("execution") == run.execution
-    mine = [
-        v
-        for v in registry.list_versions(table, run.model)
-        if v.get("status") in registry.UNDECIDED and v.get("execution") == run.execution
-    ]
+    mine = [v for v in _undecided(table, run.model) if v.get("execution") == run.execution]
     reason = f"{failure.step} failed: {failure.error}: {failure.cause or ''}".strip().rstrip(":")
     failed, expired = _fail(settings, run.model, mine, lambda v: reason)
     try:
@@ -95,6 +87,10 @@ def after_failure(run: Run, failure: Failure, *, settings: Settings) -> Reconcil
     )
     _log(result, failure=failure)
     return result
+
+
+def _undecided(table: str, model: str) -> list[dict[str, Any]]:
+    return [v for v in registry.list_versions(table, model) if v.get("status") in registry.UNDECIDED]
 
 
 def _fail(settings: Settings, model: str, versions: list[dict[str, Any]], reason: Any) -> tuple[list[int], list[str]]:
