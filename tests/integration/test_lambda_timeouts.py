@@ -64,10 +64,15 @@ def waits(event, context):
 
 
 def spins(event, context):
-    """CPU work that never ends."""
-    n = 0
-    while True:
+    """CPU work past the deadline, then a write."""
+    import time
+
+    import boto3
+
+    n, until = 0, time.monotonic() + event["seconds"]
+    while time.monotonic() < until:
         n += 1
+    boto3.client("s3").put_object(Bucket=event["bucket"], Key=event["key"], Body=str(n).encode())
 '''
 
 
@@ -191,19 +196,22 @@ def test_a_handler_that_finishes_in_time_is_unaffected(cloud, deploy_handler, bu
     assert "LATE-OUTPUT in-time" in function.logs[-1]
 
 
-def test_an_abandoned_cpu_bound_handler_stops_and_the_next_invocation_runs(cloud, deploy_handler, bucket):
+def test_an_abandoned_cpu_bound_handler_runs_on_but_its_write_never_lands(cloud, deploy_handler, bucket):
     spinner = deploy_handler("spinner", "spins", timeout=1)
 
-    payload, _, seconds = _invoke(cloud, spinner, {})
+    payload, _, seconds = _invoke(cloud, spinner, {"seconds": 3, "bucket": bucket, "key": "spun"})
 
     assert payload["errorType"] == "Sandbox.Timedout"
     assert seconds < 1 + MARGIN
-    [worker] = [t for t in threading.enumerate() if t.name.startswith("lambda-spinner-")] or [None]
-    if worker is not None:  # it may have stopped within the grace already
-        worker.join(10)
-        assert not worker.is_alive(), "the abandoned handler still burns CPU"
+    # The next invocation runs while the abandoned one still computes
     quick = deploy_handler("after-spinner", "sleeps", timeout=5)
     assert _invoke(cloud, quick, {"sleep": 0, "bucket": bucket, "key": "after"})[1] is None
+    # And when the abandoned one gets to its write, the write is refused
+    [worker] = [t for t in threading.enumerate() if t.name.startswith("lambda-spinner-")] or [None]
+    if worker is not None:
+        worker.join(15)
+        assert not worker.is_alive()
+    assert not _exists(cloud, bucket, "spun")
 
 
 @pytest.mark.e2e

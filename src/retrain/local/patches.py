@@ -38,15 +38,10 @@ cannot be killed, so it is frozen instead:
   local cloud runs, checks the calling thread's invocation. A call already
   in moto at the deadline completes (the request reached the service) and
   raises on its return, so the handler never sees the answer;
-- :class:`FrozenInvocation` is also raised asynchronously in the thread
-  (``PyThreadState_SetAsyncExc``), so it stops at its next Python bytecode
-  instead of burning CPU and touching shared state (``os.environ`` now holds
-  the next function's environment, the powertools singletons its metrics).
-  It is never raised inside an AWS call (moto's backends are not interrupted
-  mid-request). A thread blocked in C code (``time.sleep``, a native fit)
-  stops when it returns to Python; its ``finally`` blocks still run then
-  (a powertools ``log_metrics`` flush there empties the shared metric set,
-  which another invocation may be filling by then: a rare, local-only loss);
+- it is not stopped: Python cannot stop a thread safely (an exception raised
+  into it asynchronously can land inside library code that is not written
+  for it), so it runs on until its next AWS call, or until it ends. It reads
+  ``os.environ`` as it is then (the next function's environment);
 - what it prints or logs is dropped from every invocation's captured output:
   it never reaches ``function.logs`` or the EMF callbacks, so a late metrics
   flush is not published as another invocation's. Outside any invocation,
@@ -73,7 +68,6 @@ stream event source).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import io
 import json
@@ -153,11 +147,6 @@ class FrozenInvocation(BaseException):  # noqa: N818 - named for what happened, 
 STOP_GRACE = 0.2
 
 
-def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in thread ``ident`` at its next bytecode; ``None`` clears a pending one."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
-
-
 class _Invocation:
     """The worker thread of one handler call: its outcome, and whether its deadline passed.
 
@@ -169,8 +158,7 @@ class _Invocation:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.done = threading.Event()
-        self.ident = 0
-        self.running = False  # in the handler: may be stopped asynchronously
+        self.running = False  # in the handler
         self.aws_calls = 0  # AWS calls in progress (moto is not interrupted mid-request)
         self.expired = False
         self.finished = False
@@ -178,7 +166,6 @@ class _Invocation:
 
     def run(self, call: Callable[[], Any]) -> None:
         _THREAD.invocation = self
-        self.ident = threading.get_ident()
         outcome: tuple[bool, Any]
         try:
             try:
@@ -190,8 +177,6 @@ class _Invocation:
             finally:
                 with self.lock:
                     self.running = False
-                    if self.expired:
-                        _async_raise(self.ident, None)  # a stop not delivered yet must not hit this thread later
         except BaseException as exc:  # noqa: BLE001 - the invoking thread decides what it means
             outcome = (False, exc)
         with self.lock:
@@ -204,10 +189,7 @@ class _Invocation:
         with self.lock:
             if self.finished:
                 return False
-            if not self.expired:
-                self.expired = True
-                if self.running and self.aws_calls == 0:
-                    _async_raise(self.ident, FrozenInvocation)
+            self.expired = True
         return True
 
     def begin_call(self, operation: str) -> None:
