@@ -244,12 +244,10 @@ def get_json(bucket: str, key: str) -> Any:
 def list_objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
     """Every object under ``prefix`` (key, size, ETag), in key order."""
     paginator = s3().get_paginator("list_objects_v2")
-    try:
+    with translated(f"s3://{bucket}/{prefix}"):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield {"key": item["Key"], "size": item["Size"], "etag": str(item["ETag"]).strip('"')}
-    except ClientError as exc:
-        raise _translate(exc, f"s3://{bucket}/{prefix}") from exc
 
 
 def empty_bucket(bucket: str) -> int:
@@ -260,7 +258,7 @@ def empty_bucket(bucket: str) -> int:
     """
     paginator = s3().get_paginator("list_object_versions")
     deleted = 0
-    try:
+    with translated(f"s3://{bucket}"):
         for page in paginator.paginate(Bucket=bucket):
             batch: list[Any] = [
                 {"Key": item["Key"], "VersionId": item["VersionId"]}
@@ -277,8 +275,6 @@ def empty_bucket(bucket: str) -> int:
                         f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                     )
                 deleted += len(chunk)
-    except ClientError as exc:
-        raise _translate(exc, f"s3://{bucket}") from exc
     return deleted
 
 
@@ -302,7 +298,5 @@ def delete_bucket(bucket: str) -> int:
 
 def delete_table(table: str) -> None:
     """Delete a DynamoDB table (with every item in it). This cannot be undone."""
-    try:
+    with translated(f"table {table}"):
         dynamodb().delete_table(TableName=table)
-    except ClientError as exc:
-        raise _translate(exc, f"table {table}") from exc

@@ -25,6 +25,12 @@ def partition_key(prefix: str, day: date, name: str) -> str:
     return f"{prefix}date={day.isoformat()}/{name}.parquet"
 
 
-def artifact_key(model: str, version: int, name: str = "model.skops") -> str:
-    """A model version's files: ``model.skops`` (the artifact), ``model-profile.npz``."""
+#: A model version's files, next to each other under ``models/<model>/v<version>/``.
+ARTIFACT_FILE = "model.skops"
+#: What the drift check needs from a model version (importances, prediction distribution).
+MODEL_PROFILE_FILE = "model-profile.npz"
+
+
+def artifact_key(model: str, version: int, name: str = ARTIFACT_FILE) -> str:
+    """A model version's file ``name`` (:data:`ARTIFACT_FILE` or :data:`MODEL_PROFILE_FILE`)."""
     return f"models/{model}/v{version}/{name}"

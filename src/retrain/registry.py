@@ -121,29 +121,21 @@ def complete_version(table: str, model: str, version: int, *, execution: str, va
     PromotionConflict
         The version is not a ``training`` version of ``execution`` (another run marked it failed).
     """
-    names = {f"#a{i}": name for i, name in enumerate(values)}
-    placeholders = {f":a{i}": value for i, value in enumerate(values.values())}
-    sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(values)))
-    try:
-        with aws.translated(f"registry: complete {model} v{version}"):
-            aws.dynamodb().update_item(
-                TableName=table,
-                Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-                UpdateExpression=f"SET #s = :candidate, {sets}" if sets else "SET #s = :candidate",
-                ConditionExpression="#s = :training AND #e = :execution",
-                ExpressionAttributeNames={"#s": "status", "#e": "execution", **names},
-                ExpressionAttributeValues=_to_item(
-                    {":candidate": "candidate", ":training": "training", ":execution": execution, **placeholders}
-                ),
-            )
-    except ClientError as exc:
-        if aws.error_code(exc) == "ConditionalCheckFailedException":
-            found = get_version(table, model, version)
-            state = f"{found['status']} (execution {found.get('execution')})" if found else "missing"
-            raise PromotionConflict(
-                f"cannot complete {model} v{version}: expected a training version of {execution}, found {state}"
-            ) from exc
-        raise
+    if not _transition(
+        table,
+        model,
+        version,
+        to="candidate",
+        allowed=("training",),
+        values=values,
+        what=f"complete {model} v{version}",
+        execution=execution,
+    ):
+        found = get_version(table, model, version)
+        state = f"{found['status']} (execution {found.get('execution')})" if found else "missing"
+        raise PromotionConflict(
+            f"cannot complete {model} v{version}: expected a training version of {execution}, found {state}"
+        )
 
 
 def version_of_execution(table: str, model: str, execution: str) -> dict[str, Any] | None:
@@ -159,25 +151,45 @@ def mark_failed(table: str, model: str, version: int, reason: str) -> bool:
     nothing is written then.
     """
     values = {"failure": reason[:2000], "failed_at": _now()}
-    return _transition(table, model, version, to="failed", allowed=UNDECIDED, values=values)
+    return _transition(
+        table, model, version, to="failed", allowed=UNDECIDED, values=values, what=f"mark {model} v{version} failed"
+    )
 
 
 def _transition(
-    table: str, model: str, version: int, *, to: str, allowed: tuple[str, ...], values: dict[str, Any]
+    table: str,
+    model: str,
+    version: int,
+    *,
+    to: str,
+    allowed: tuple[str, ...],
+    values: dict[str, Any],
+    what: str,
+    execution: str | None = None,
 ) -> bool:
-    """Set a version's status to ``to`` (and ``values``) if its status is one of ``allowed``; ``False`` if not."""
+    """Set a version's status to ``to`` (and ``values``) if its status is one of ``allowed``.
+
+    With ``execution``, the version must also be that execution's. ``False`` when a
+    condition fails (nothing is written then).
+    """
+    names = {"#s": "status", **{f"#a{i}": name for i, name in enumerate(values)}}
+    placeholders = {f":a{i}": value for i, value in enumerate(values.values())}
     froms = {f":from{i}": status for i, status in enumerate(allowed)}
-    sets = {f":v{i}": value for i, value in enumerate(values.values())}
-    assignments = ", ".join(f"{name} = :v{i}" for i, name in enumerate(values))
+    condition = f"#s IN ({', '.join(froms)})"
+    if execution is not None:
+        names["#e"] = "execution"
+        placeholders[":execution"] = execution
+        condition += " AND #e = :execution"
+    assignments = "".join(f", #a{i} = :a{i}" for i in range(len(values)))
     try:
-        with aws.translated(f"registry: mark {model} v{version} {to}"):
+        with aws.translated(f"registry: {what}"):
             aws.dynamodb().update_item(
                 TableName=table,
                 Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}),
-                UpdateExpression=f"SET #s = :to, {assignments}",
-                ConditionExpression=f"#s IN ({', '.join(froms)})",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":to": to, **froms, **sets}),
+                UpdateExpression=f"SET #s = :to{assignments}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_item({":to": to, **froms, **placeholders}),
             )
     except ClientError as exc:
         if aws.error_code(exc) == "ConditionalCheckFailedException":
@@ -398,7 +410,16 @@ def record_rejection(table: str, model: str, version: int, reasons: list[str]) -
         The version does not exist or is no longer a candidate; nothing was written.
     """
     reasons_json = json.dumps(reasons, separators=(",", ":"), ensure_ascii=False)
-    if not _transition(table, model, version, to="rejected", allowed=("candidate",), values={"reasons": reasons_json}):
+    rejected = _transition(
+        table,
+        model,
+        version,
+        to="rejected",
+        allowed=("candidate",),
+        values={"reasons": reasons_json},
+        what=f"reject {model} v{version}",
+    )
+    if not rejected:
         raise PromotionConflict(f"cannot reject {model} v{version}: it is not a candidate")
 
 

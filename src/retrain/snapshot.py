@@ -28,6 +28,7 @@ from retrain import aws
 from retrain.contracts import SnapshotRef
 from retrain.data import read_table_bytes, to_parquet_bytes
 from retrain.errors import ArtifactIntegrityError, DataNotFound, InsufficientData
+from retrain.layout import MODEL_PROFILE_FILE
 
 if TYPE_CHECKING:
     from retrain.config import ModelConfig
@@ -170,8 +171,6 @@ def split(frame: pd.DataFrame, manifest: dict[str, Any]) -> tuple[pd.DataFrame, 
 # ------------------------------------------------------------------ reference profiles
 #: The drift check's reference profile, stored next to the snapshot's data and manifest.
 PROFILE_FILE = "profile.npz"
-#: What the drift check needs from a model version (importances, prediction distribution), next to its artifact.
-MODEL_PROFILE_FILE = "model-profile.npz"
 
 
 def profile_key(model: str, snapshot_id: str) -> str:

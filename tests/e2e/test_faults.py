@@ -347,8 +347,17 @@ def test_dynamodb_throttling_once_costs_nothing(churn: Deployment, faults: Fault
     assert (after.champion, after.parameter, after.lock) == (2, 2, False)
 
 
-def _completing_a_version(table_name: str, key: dict, update_expression: str = "", *args: Any, **kwargs: Any) -> bool:
-    return _version_writes(table_name, key) and ":candidate" in str(update_expression).split(",")[0]
+def _completing_a_version(
+    table_name: str,
+    key: dict,
+    update_expression: str = "",
+    expression_attribute_names: Any = None,
+    expression_attribute_values: Any = None,
+    *args: Any,
+    **kwargs: Any,
+) -> bool:
+    """The update that makes a version a ``candidate`` (it sets ``status`` to ``candidate``)."""
+    return _version_writes(table_name, key) and (expression_attribute_values or {}).get(":to") == {"S": "candidate"}
 
 
 def test_persistent_dynamodb_throttling_fails_the_run_as_transient_and_changes_nothing(

@@ -23,14 +23,14 @@ from retrain import aws, registry
 from retrain.champion import sync_parameter
 from retrain.contracts import Failure, Promotion, Reconciliation, Run
 from retrain.errors import ChampionNotPublished, DataNotFound
-from retrain.layout import artifact_key
+from retrain.layout import ARTIFACT_FILE, MODEL_PROFILE_FILE, artifact_key
 from retrain.observability import logger
 from retrain.settings import Settings
 
 #: Tag that the artifact bucket's lifecycle rule expires (template.yaml ``FailedArtifactRetentionDays``).
 EXPIRY_TAG = {"retrain-status": "failed"}
-#: Files next to a version's artifact (``models/<model>/v<n>/``).
-ARTIFACT_FILES = ("model.skops", "model-profile.npz")
+#: A version's files (``models/<model>/v<n>/``).
+ARTIFACT_FILES = (ARTIFACT_FILE, MODEL_PROFILE_FILE)
 
 
 def start(run: Run, *, settings: Settings) -> Reconciliation:
