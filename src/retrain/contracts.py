@@ -3,15 +3,62 @@
 Handlers validate their input into these models and return their ``model_dump``.
 Only summaries and S3 URIs travel (Step Functions' payload limit is 256 KB);
 large results live in S3.
+
+Every field a step reads is checked here: a malformed one fails :func:`parse`
+with an :class:`~retrain.errors.InvalidEvent` that names the field, what was
+expected (the field's ``description``, or its type) and the value found.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    computed_field,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from retrain.clock import utc
+from retrain.errors import InvalidEvent
+from retrain.layout import MODEL_NAME_PATTERN
 
 TriggerSource = Literal["schedule", "alarm", "manual"]
+Mode = Literal["check", "always"]
+
+
+def _timestamp(value: str) -> str:
+    try:
+        utc(value)
+    except ValueError:
+        raise PydanticCustomError("timestamp", "expected an ISO 8601 timestamp") from None
+    return value
+
+
+#: An ISO 8601 time, kept as the string it arrived as (so payloads keep their shape).
+Timestamp = Annotated[str, AfterValidator(_timestamp), Field(description="an ISO 8601 timestamp")]
+ModelName = Annotated[
+    str, Field(pattern=MODEL_NAME_PATTERN, description=f"a model name (a string matching {MODEL_NAME_PATTERN})")
+]
+#: ``true`` or ``false`` only: lax parsing would read ``"yes"`` or ``"off"`` as a flag.
+Flag = Annotated[bool, Strict(), Field(description="true or false")]
+Version = Annotated[int, Field(ge=1, description="a version number (an integer >= 1)")]
+Count = Annotated[int, Field(ge=0, description="a count (an integer >= 0)")]
+EpochSeconds = Annotated[str, Field(pattern=r"^[0-9]+$", description="epoch seconds (a string of digits)")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="a sha256 (64 lowercase hex digits)")]
+S3Uri = Annotated[str, Field(pattern=r"^s3://[^/]+/.+", description="an s3://bucket/key URI")]
+#: A Step Functions execution name (1 to 80 characters there; direct callers may use longer ones).
+ExecutionName = Annotated[
+    str, Field(pattern=r"^\S{1,256}$", description="an execution name (1 to 256 characters, no spaces)")
+]
 
 
 class _Payload(BaseModel):
@@ -21,27 +68,38 @@ class _Payload(BaseModel):
 class Run(_Payload):
     """The normalized trigger: which model, why, and which window of data."""
 
-    model: str
+    model: ModelName
     trigger: TriggerSource
-    mode: Literal["check", "always"]
+    mode: Mode
     policy: Literal["any", "all"] = "any"
     reason: str
     event_id: str
-    event_time: str
-    execution: str
-    window_start: str
-    window_end: str
-    training_window_start: str
+    event_time: Timestamp
+    execution: ExecutionName
+    window_start: Timestamp
+    window_end: Timestamp
+    training_window_start: Timestamp
     lock_pk: str
-    lock_now: str
-    lock_expires_at: str
+    lock_now: EpochSeconds
+    lock_expires_at: EpochSeconds
     dedupe_sk: str = ""
-    dedupe_expires_at: str = "0"
-    force: bool = False
-    in_cooldown: bool = False
-    cooldown_until: str | None = None
-    approval_required: bool = False
-    approval_timeout_seconds: int = 86400
+    dedupe_expires_at: EpochSeconds = "0"
+    force: Flag = False
+    in_cooldown: Flag = False
+    cooldown_until: Timestamp | None = None
+    approval_required: Flag = False
+    approval_timeout_seconds: Annotated[int, Field(ge=0, description="seconds (an integer >= 0)")] = 86400
+    #: The champion when the run was normalized (None: no champion yet); messages name it.
+    champion_version: Version | None = None
+
+    @model_validator(mode="after")
+    def _windows_end_at_window_end(self) -> Run:
+        end = utc(self.window_end)
+        for name in ("window_start", "training_window_start"):
+            start = getattr(self, name)
+            if utc(start) > end:
+                raise _rule(name, start, f"a time no later than window_end ({self.window_end})")
+        return self
 
 
 class RunInput(_Payload):
@@ -49,13 +107,13 @@ class RunInput(_Payload):
 
 
 class SnapshotRef(_Payload):
-    id: str
-    uri: str
-    manifest_uri: str
-    rows: int
-    train_rows: int
-    holdout_rows: int
-    created: bool
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="a snapshot id (64 lowercase hex digits)")]
+    uri: S3Uri
+    manifest_uri: S3Uri
+    rows: Count
+    train_rows: Count
+    holdout_rows: Count
+    created: Flag
 
 
 class RegistryKey(_Payload):
@@ -64,12 +122,12 @@ class RegistryKey(_Payload):
 
 
 class Candidate(_Payload):
-    model: str
-    version: int
-    artifact_uri: str
-    sha256: str
+    model: ModelName
+    version: Version
+    artifact_uri: S3Uri
+    sha256: Sha256
     registry_key: RegistryKey
-    trained_rows: int
+    trained_rows: Count
 
 
 class GateOut(_Payload):
@@ -88,14 +146,14 @@ class GateOut(_Payload):
 class ValidationOut(_Payload):
     """The Validate step's verdict; the measurements are reported whether or not a gate limits them."""
 
-    passed: bool
+    passed: Flag
     metric: str
     gates: list[GateOut]
     reasons: list[str]
     candidate_metrics: dict[str, float]
     champion_metrics: dict[str, float] | None = None
-    champion_version: int | None = None
-    n_holdout: int
+    champion_version: Version | None = None
+    n_holdout: Count
     #: Share of recent inputs (the monitoring window) on which candidate and champion disagree.
     prediction_difference: float | None = None
     n_recent: int = 0
@@ -112,10 +170,25 @@ class TrainInput(RunInput):
 class ValidateInput(TrainInput):
     candidate: Candidate
 
+    @model_validator(mode="after")
+    def _candidate_of_the_run(self) -> ValidateInput:
+        _same_model(self.run, self.candidate)
+        return self
+
 
 class PromoteInput(RunInput):
     candidate: Candidate
     validation: ValidationOut
+
+    @model_validator(mode="after")
+    def _candidate_of_the_run(self) -> PromoteInput:
+        _same_model(self.run, self.candidate)
+        return self
+
+
+def _same_model(run: Run, candidate: Candidate) -> None:
+    if candidate.model != run.model:
+        raise _rule("candidate.model", candidate.model, f"the run's model ({run.model!r})")
 
 
 class Promotion(_Payload):
@@ -198,14 +271,114 @@ class CheckOut(_Payload):
         return bool(self.votes)
 
 
-def parse[T: BaseModel](model: type[T], event: Any, *, what: str) -> T:
-    """Validate ``event`` into ``model``; a malformed event raises :class:`InvalidEvent` naming the fields."""
-    from pydantic import ValidationError
+def _rule(field: str, value: Any, expected: str) -> PydanticCustomError:
+    """A rule across fields broken: ``field`` (relative to the model that checks it) holds ``value``."""
+    context = {"field": field, "value": value, "shown": shown(value), "expected": expected}
+    return PydanticCustomError("event_rule", "{field} == {shown}, expected {expected}", context)
 
-    from retrain.errors import InvalidEvent
 
+def parse[T: BaseModel](model: type[T], event: Any, *, what: str, kind: str = "input") -> T:
+    """Validate ``event`` into ``model``.
+
+    Raises
+    ------
+    InvalidEvent
+        ``"malformed <what> <kind>: <problem>; ..."``, one problem per malformed field (at most
+        five): ``"<path> is missing, expected <what>"`` or ``"<path> == <value>, expected <what>"``,
+        where ``path`` is the field's dotted path (``run.window_end``, ``detail.model``).
+    """
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
-        raise InvalidEvent(f"malformed {what} input: {problems}") from exc
+        raise InvalidEvent(f"malformed {what} {kind}: {describe_errors(model, exc)}") from exc
+
+
+def describe_errors(model: type[BaseModel], exc: ValidationError, *, limit: int = 5) -> str:
+    """The problems of a failed validation of ``model``, one per field, as :func:`parse` reports them."""
+    problems: list[str] = []
+    for error in exc.errors():
+        problem = _problem(model, error)
+        if problem not in problems:
+            problems.append(problem)
+    more = f"; and {len(problems) - limit} more" if len(problems) > limit else ""
+    return "; ".join(problems[:limit]) + more
+
+
+def _problem(model: type[BaseModel], error: Any) -> str:
+    loc = tuple(error["loc"])
+    path = ".".join(str(part) for part in loc)
+    if error["type"] == "event_rule":
+        ctx = error["ctx"]
+        field = f"{path}.{ctx['field']}" if path else ctx["field"]
+        return f"{field} == {shown(ctx['value'])}, expected {ctx['expected']}"
+    expected = _expected(model, loc) or error["msg"]
+    if error["type"] == "missing":
+        return f"{path or 'input'} is missing, expected {expected}"
+    return f"{path or 'input'} == {shown(error['input'])}, expected {expected}"
+
+
+def shown(value: Any, width: int = 60) -> str:
+    """``repr(value)``, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _expected(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    """What the field at ``loc`` of ``model`` expects: its ``description``, else its type in words."""
+    annotation: Any = model
+    info: FieldInfo | None = None
+    for part in loc:
+        inner = _single(annotation)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            info = _field(inner, part)
+            if info is None:
+                return None
+            annotation = info.annotation
+        elif get_origin(inner) in (list, dict) and get_args(inner):
+            info, annotation = None, get_args(inner)[-1]
+        else:
+            return None
+    if info is not None and info.description:
+        return info.description
+    return _words(annotation)
+
+
+def _field(model: type[BaseModel], name: Any) -> FieldInfo | None:
+    for field_name, info in model.model_fields.items():
+        if name in (field_name, info.alias):
+            return info
+    return None
+
+
+def _single(annotation: Any) -> Any:
+    """``X`` of ``Annotated[X, ...]`` or ``X | None``."""
+    if get_origin(annotation) is Annotated:
+        return _single(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return _single(kinds[0]) if len(kinds) == 1 else annotation
+    return annotation
+
+
+def _words(annotation: Any) -> str:
+    """A type in words, as a message says what was expected (``null``, meaning "absent", goes unsaid)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        described = [m.description for m in args[1:] if isinstance(m, FieldInfo) and m.description]
+        return described[0] if described else _words(args[0])
+    if origin in (Union, types.UnionType):
+        return _either([_words(a) for a in args if a is not type(None)])
+    if origin is Literal:
+        return _either([repr(a) for a in args])
+    named = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if annotation in named:
+        return named[annotation]
+    if origin in (list, tuple) or annotation in (list, tuple):
+        return "a list"
+    if origin is dict or annotation is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return "an object"
+    return "a value"
+
+
+def _either(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]

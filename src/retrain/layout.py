@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+#: A model's name: lowercase letters, digits, ``-`` and ``_``, at most 63 characters (it is part of S3 keys,
+#: DynamoDB keys, schedule, alarm and SSM parameter names).
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
 
 def config_key(model: str) -> str:
     return f"configs/{model}.yaml"

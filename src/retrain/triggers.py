@@ -10,22 +10,42 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from retrain.config import MODEL_NAME
-from retrain.errors import InvalidEvent, TransientError
+from pydantic import BaseModel, ConfigDict
+
+from retrain.contracts import Flag, Mode, ModelName, parse
+from retrain.errors import TransientError
 
 MANUAL_SOURCE = "retrain.cli"
 MANUAL_DETAIL_TYPE = "Retrain Requested"
 
 
+class RequestDetail(BaseModel):
+    """The ``detail`` of a ``Retrain Requested`` event: only ``model`` is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: ModelName
+    mode: Mode | None = None
+    reason: str | None = None
+    force: Flag | None = None
+
+
 def retrain_request(model: str, *, reason: str | None = None, force: bool = False, bus: str = "default") -> dict:
-    """The PutEvents entry of a manual trigger."""
-    if not MODEL_NAME.match(model):
-        raise InvalidEvent(f"model == {model!r} is not a valid model name (must match {MODEL_NAME.pattern})")
-    detail = {"model": model, "reason": reason or "manual trigger", "force": force}
+    """The PutEvents entry of a manual trigger.
+
+    Raises
+    ------
+    InvalidEvent
+        ``model`` is not a model name, ``reason`` not a string or ``force`` not a bool.
+    """
+    detail = parse(
+        RequestDetail, {"model": model, "reason": reason, "force": force}, what=MANUAL_DETAIL_TYPE, kind="detail"
+    )
+    body = {"model": detail.model, "reason": detail.reason or "manual trigger", "force": bool(detail.force)}
     return {
         "Source": MANUAL_SOURCE,
         "DetailType": MANUAL_DETAIL_TYPE,
-        "Detail": json.dumps(detail),
+        "Detail": json.dumps(body),
         "EventBusName": bus,
     }
 
@@ -37,6 +57,8 @@ def request_retrain(
 
     Raises
     ------
+    InvalidEvent
+        The request is malformed (see :func:`retrain_request`); nothing was put.
     TransientError
         EventBridge did not accept the entry (its error code and message included).
     """

@@ -32,5 +32,5 @@ def test_called_directly_a_missing_field_is_named(module_cloud: LocalCloud, step
     event = load_event("run")
     del event["run"]["window_end"]
 
-    with pytest.raises(InvalidEvent, match=r"run\.window_end: Field required"):
+    with pytest.raises(InvalidEvent, match=r"run\.window_end is missing, expected an ISO 8601 timestamp"):
         call(module_cloud, step, event)

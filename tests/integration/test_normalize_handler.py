@@ -151,18 +151,18 @@ def test_an_alarm_without_a_model_dimension_is_invalid_naming_the_alarm(churn: D
         ),
         pytest.param({"event": {"trigger": "schedule"}}, "malformed normalize input", id="no-execution"),
         pytest.param(
-            normalize_input({"trigger": "schedule"}, started_at=STARTED_AT), "unrecognized trigger", id="no-model"
+            normalize_input({"trigger": "schedule"}, started_at=STARTED_AT), "model is missing", id="no-model"
         ),
         pytest.param(
             normalize_input({"trigger": "nightly", "model": "churn"}, started_at=STARTED_AT),
-            "unrecognized trigger",
+            "trigger == 'nightly', expected 'schedule' or 'manual'",
             id="unknown-trigger",
         ),
         pytest.param(
             normalize_input(
                 {"detail-type": "Retrain Requested", "source": "retrain.cli", "detail": {}}, started_at=STARTED_AT
             ),
-            "no detail.model",
+            "detail.model is missing",
             id="manual-without-model",
         ),
         pytest.param(
@@ -172,7 +172,7 @@ def test_an_alarm_without_a_model_dimension_is_invalid_naming_the_alarm(churn: D
         ),
         pytest.param(
             normalize_input({"trigger": "manual", "model": "../churn"}, started_at=STARTED_AT),
-            "not a valid model name",
+            "model == '../churn', expected a model name",
             id="bad-model-name",
         ),
     ],

@@ -166,8 +166,8 @@ def test_retrain_requested_event_without_reason_gets_a_default_reason() -> None:
 
 
 @pytest.mark.parametrize("model", [None, 42, ["churn"]])
-def test_retrain_requested_event_without_model_is_invalid(model: Any) -> None:
-    with pytest.raises(InvalidEvent, match="Retrain Requested event has no detail.model"):
+def test_retrain_requested_event_whose_model_is_no_name_is_invalid_naming_the_field(model: Any) -> None:
+    with pytest.raises(InvalidEvent, match=r"Retrain Requested event: detail\.model == .*, expected a model name"):
         _classify(changed(MANUAL_EVENT, model=model))
 
 
@@ -190,15 +190,33 @@ def test_direct_manual_input_retrains() -> None:
     [
         pytest.param({}, id="empty"),
         pytest.param({"hello": "world"}, id="unknown keys"),
-        pytest.param({"trigger": "schedule"}, id="schedule without model"),
-        pytest.param({"trigger": "alarm", "model": "churn"}, id="direct alarm input"),
-        pytest.param({"trigger": "cron", "model": "churn"}, id="unknown trigger"),
-        pytest.param({"trigger": "manual", "model": 7}, id="model not a string"),
         pytest.param({"detail-type": "EC2 Instance State-change Notification", "detail": {}}, id="other event"),
     ],
 )
 def test_unrecognized_input_is_invalid(event: dict[str, Any]) -> None:
     with pytest.raises(InvalidEvent, match="unrecognized trigger input: expected a schedule input"):
+        _classify(event)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        pytest.param({"trigger": "schedule"}, "model is missing, expected a model name", id="schedule without model"),
+        pytest.param(
+            {"trigger": "alarm", "model": "churn"},
+            "trigger == 'alarm', expected 'schedule' or 'manual'",
+            id="direct alarm input",
+        ),
+        pytest.param(
+            {"trigger": "cron", "model": "churn"},
+            "trigger == 'cron', expected 'schedule' or 'manual'",
+            id="unknown trigger",
+        ),
+        pytest.param({"trigger": "manual", "model": 7}, "model == 7, expected a model name", id="model not a string"),
+    ],
+)
+def test_direct_input_with_a_malformed_field_is_invalid_naming_the_field(event: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidEvent, match=f"^malformed trigger input: {message}"):
         _classify(event)
 
 

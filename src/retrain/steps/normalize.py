@@ -14,19 +14,19 @@ in a manual trigger fails here, before any lock is taken.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from retrain.clock import utc
-from retrain.config import MODEL_NAME
-from retrain.contracts import Run, parse
+from retrain.contracts import ExecutionName, Flag, Mode, ModelName, Run, Timestamp, parse
 from retrain.errors import InvalidEvent
 from retrain.registry import get_champion, model_pk
 from retrain.settings import Settings
 from retrain.steps.model_config import load_model_config
-from retrain.triggers import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
+from retrain.triggers import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, RequestDetail
 
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
@@ -35,45 +35,162 @@ class NormalizeInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event: dict[str, Any]
-    execution: str
-    started_at: str
+    execution: ExecutionName
+    started_at: Timestamp
 
 
-def _alarm_model(event: dict[str, Any]) -> tuple[str, str]:
-    detail = event.get("detail") or {}
-    name = str(detail.get("alarmName", "?"))
-    for metric in (detail.get("configuration") or {}).get("metrics") or []:
-        dimensions = ((metric.get("metricStat") or {}).get("metric") or {}).get("dimensions") or {}
-        if "model" in dimensions:
-            state = detail.get("state") or {}
-            reason = f"alarm {name} is {state.get('value', '?')}: {state.get('reason', '')}".strip()
-            return str(dimensions["model"]), reason
-    raise InvalidEvent(f"alarm {name!r} watches no metric with a 'model' dimension; cannot tell which model")
+# ------------------------------------------------------------------ trigger inputs
+class _Input(BaseModel):
+    """What every trigger input may carry: EventBridge's event id and time."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    time: Timestamp | None = None
 
 
-def _classify(event: dict[str, Any]) -> tuple[str, str, str | None, str]:
-    """(trigger, model, mode override, reason) of a raw input."""
+class DirectInput(_Input):
+    """The schedule target's constant input, or a direct execution input."""
+
+    trigger: Literal["schedule", "manual"]
+    model: ModelName
+    mode: Mode | None = None
+    reason: str | None = None
+    force: Flag | None = None
+
+
+class RetrainRequested(_Input):
+    """A ``Retrain Requested`` event (``retrain trigger``)."""
+
+    detail: RequestDetail
+
+
+class _Dimensions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: ModelName | None = None
+
+
+class _Metric(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    dimensions: _Dimensions | None = None
+
+
+class _MetricStat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metric: _Metric | None = None
+
+
+class _AlarmMetric(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metricStat: _MetricStat | None = None
+
+
+class _AlarmConfiguration(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metrics: list[_AlarmMetric] | None = None
+
+
+class _AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str = "?"
+    reason: str = ""
+
+
+class _AlarmDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    alarmName: str = "?"
+    state: _AlarmState | None = None
+    configuration: _AlarmConfiguration | None = None
+
+
+class AlarmEvent(_Input):
+    """A ``CloudWatch Alarm State Change`` event; the model is its metric's ``model`` dimension."""
+
+    detail: _AlarmDetail
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger input, read: its kind, its model, the mode it asks for (None: the config's), why, and its
+    EventBridge id and time (None for an input without them)."""
+
+    trigger: Literal["schedule", "alarm", "manual"]
+    model: str
+    mode: Literal["check", "always"] | None
+    reason: str
+    force: bool = False
+    event_id: str | None = None
+    time: str | None = None
+
+
+def _alarm_model(event: AlarmEvent) -> tuple[str, str]:
+    detail = event.detail
+    metrics = detail.configuration.metrics if detail.configuration else None
+    for metric in metrics or []:
+        stat = metric.metricStat
+        dimensions = stat.metric.dimensions if stat and stat.metric else None
+        if dimensions is not None and dimensions.model is not None:
+            state = detail.state or _AlarmState()
+            reason = f"alarm {detail.alarmName} is {state.value}: {state.reason}".strip()
+            return dimensions.model, reason
+    raise InvalidEvent(
+        f"alarm {detail.alarmName!r} watches no metric with a 'model' dimension "
+        "(detail.configuration.metrics.*.metricStat.metric.dimensions.model): cannot tell which model to retrain"
+    )
+
+
+def read_trigger(event: dict[str, Any]) -> Trigger:
+    """Read a raw trigger input (see the module's docstring for the accepted ones).
+
+    Raises
+    ------
+    InvalidEvent
+        The input is none of the accepted ones, or one of its fields is malformed (the
+        message names the field, e.g. ``detail.model``, what it expects and what it holds).
+    """
     detail_type = event.get("detail-type")
     if detail_type == ALARM_DETAIL_TYPE:
-        model, reason = _alarm_model(event)
-        return "alarm", model, "always", reason
+        alarm = parse(AlarmEvent, event, what=ALARM_DETAIL_TYPE, kind="event")
+        model, reason = _alarm_model(alarm)
+        return Trigger("alarm", model, "always", reason, event_id=alarm.id, time=alarm.time)
     if detail_type == MANUAL_DETAIL_TYPE and event.get("source") == MANUAL_SOURCE:
-        detail = event.get("detail") or {}
-        requested = detail.get("model")
-        if not isinstance(requested, str):
-            raise InvalidEvent("Retrain Requested event has no detail.model")
-        return "manual", requested, detail.get("mode") or "always", str(detail.get("reason") or "manual trigger")
+        manual = parse(RetrainRequested, event, what=MANUAL_DETAIL_TYPE, kind="event")
+        detail = manual.detail
+        reason = detail.reason or "manual trigger"
+        return Trigger(
+            "manual", detail.model, detail.mode or "always", reason, bool(detail.force), manual.id, manual.time
+        )
     if detail_type == "Scheduled Event":
         raise InvalidEvent("a raw Scheduled Event names no model: give the schedule target an Input with 'model'")
-    trigger = event.get("trigger")
-    named = event.get("model")
-    if trigger in {"schedule", "manual"} and isinstance(named, str):
-        mode = event.get("mode") or (None if trigger == "schedule" else "always")
-        return str(trigger), named, mode, str(event.get("reason") or f"{trigger} trigger")
+    if "trigger" in event:
+        direct = parse(DirectInput, event, what="trigger", kind="input")
+        manual_input = direct.trigger == "manual"
+        return Trigger(
+            direct.trigger,
+            direct.model,
+            direct.mode or ("always" if manual_input else None),
+            direct.reason or f"{direct.trigger} trigger",
+            manual_input and bool(direct.force),  # only a manual trigger can force
+            direct.id,
+            direct.time,
+        )
     raise InvalidEvent(
         "unrecognized trigger input: expected a schedule input {trigger, model}, "
         f"a {ALARM_DETAIL_TYPE!r} event or a {MANUAL_DETAIL_TYPE!r} event (keys: {sorted(event)[:8]})"
     )
+
+
+def _classify(event: dict[str, Any]) -> tuple[str, str, str | None, str]:
+    """(trigger, model, mode override, reason) of a raw input."""
+    found = read_trigger(event)
+    return found.trigger, found.model, found.mode, found.reason
 
 
 #: How long a delivered event's id is remembered (EventBridge retries a delivery for up to 24 hours).
@@ -81,23 +198,15 @@ DEDUPE_TTL_SECONDS = 24 * 3600
 RETRAINING_TRIGGERS = ("schedule", "alarm", "manual")
 
 
-def _forced(event: dict[str, Any]) -> bool:
-    """``force`` of a manual trigger (``retrain trigger --force``); other triggers cannot force."""
-    source = event.get("detail") if event.get("detail-type") == MANUAL_DETAIL_TYPE else event
-    return bool((source or {}).get("force")) and (
-        event.get("detail-type") == MANUAL_DETAIL_TYPE or event.get("trigger") == "manual"
-    )
-
-
-def dedupe_key(event: dict[str, Any], trigger: str, started: datetime, window_minutes: float, execution: str) -> str:
+def dedupe_key(event_id: str | None, trigger: str, started: datetime, window_minutes: float, execution: str) -> str:
     """What identifies one delivery: the EventBridge event id, else the schedule's time slot.
 
     A rule target with a constant input (the schedule) receives no event id, so
     two scheduled deliveries within ``window_minutes`` count as one. A direct
     execution input without an id is never a duplicate.
     """
-    if event.get("id"):
-        return f"EVENT#{event['id']}"
+    if event_id:
+        return f"EVENT#{event_id}"
     if trigger == "schedule":
         slot = int(started.timestamp() // (window_minutes * 60))
         return f"EVENT#schedule-{slot}"
@@ -126,31 +235,30 @@ def lock_expires_at(now_epoch: int, ttl_seconds: int, approval_timeout_seconds: 
 
 def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Build the :class:`Run` for a trigger; returns ``{"run": {...}}``."""
-    trigger, model, mode, reason = _classify(request.event)
-    if not MODEL_NAME.match(model):
-        raise InvalidEvent(f"model == {model!r} is not a valid model name")
+    found = read_trigger(request.event)
+    model = found.model
     config = load_model_config(settings, model)
-    if mode not in (None, "check", "always"):
-        raise InvalidEvent(f"mode == {mode!r}, must be 'check' or 'always'")
-    event_time = utc(request.event.get("time") or request.started_at)
-    clock = now or utc(request.started_at)
+    started = utc(request.started_at)
+    event_time = utc(found.time) if found.time else started
+    clock = now or started
     end = event_time
     start = end - timedelta(days=config.monitoring.window_days)
     training_start = end - timedelta(days=config.training_window_days)
     now_epoch = int(clock.timestamp())
-    force = _forced(request.event)
-    until = cooldown_until(get_champion(settings.registry_table, model), config.triggers.cooldown_hours)
+    force = found.force
+    champion = get_champion(settings.registry_table, model)
+    until = cooldown_until(champion, config.triggers.cooldown_hours)
     in_cooldown = until is not None and clock < until and not force
     approval_timeout = round(config.approval.timeout_hours * 3600)
     waits = approval_timeout if config.approval.required else None
     expires = lock_expires_at(now_epoch, settings.lock_ttl_seconds, waits)
     result = Run(
         model=model,
-        trigger=trigger,
-        mode=mode or config.schedule.mode,
+        trigger=found.trigger,
+        mode=found.mode or config.schedule.mode,
         policy=config.triggers.policy,
-        reason=reason,
-        event_id=str(request.event.get("id") or request.execution),
+        reason=found.reason,
+        event_id=found.event_id or request.execution,
         event_time=event_time.isoformat(),
         execution=request.execution,
         window_start=start.isoformat(),
@@ -159,15 +267,14 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         lock_pk=model_pk(model),
         lock_now=str(now_epoch),
         lock_expires_at=str(expires),
-        dedupe_sk=dedupe_key(
-            request.event, trigger, utc(request.started_at), config.triggers.dedupe_minutes, request.execution
-        ),
+        dedupe_sk=dedupe_key(found.event_id, found.trigger, started, config.triggers.dedupe_minutes, request.execution),
         dedupe_expires_at=str(now_epoch + DEDUPE_TTL_SECONDS),
         force=force,
         in_cooldown=in_cooldown,
         cooldown_until=until.isoformat() if until else None,
         approval_required=config.approval.required,
         approval_timeout_seconds=approval_timeout,
+        champion_version=int(champion["version"]) if champion else None,
     )
     return {"run": result.model_dump(mode="json")}
 
