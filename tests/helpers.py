@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from retrain import aws, registry, training
@@ -233,6 +234,17 @@ def register_stack(cloud: LocalCloud, name: str | None = None) -> str:
     return name
 
 
+def generate_houses(n: int, seed: int) -> pd.DataFrame:
+    """Rows for infra/configs/house-prices.yaml (a regression model): price from area, rooms, age and district."""
+    rng = np.random.default_rng(seed)
+    area = rng.uniform(30, 200, n)
+    rooms = np.clip(np.round(area / 30 + rng.normal(0, 1, n)), 1, 8)
+    age = rng.uniform(0, 80, n)
+    district = rng.choice(["north", "centre", "south"], n)
+    price = 2.5 * area + 10 * rooms - 0.8 * age + np.where(district == "centre", 80, 0) + rng.normal(0, 20, n)
+    return pd.DataFrame({"area_m2": area, "rooms": rooms, "age_years": age, "district": district, "price": price})
+
+
 #: The stable fields of ``result.json`` (README, "Run one window"): later versions add, never rename.
 RESULT_CONTRACT = frozenset(
     {
@@ -247,6 +259,7 @@ RESULT_CONTRACT = frozenset(
         "champion",
         "gates",
         "error",
+        "error_type",
     }
 )
 

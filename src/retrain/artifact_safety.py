@@ -63,9 +63,14 @@ predict then refuses input of another width); then, wherever they occur:
   as many columns as ``estimators_`` (predict writes one column per entry,
   unchecked).
 - ``OneHotEncoder``: ``_n_features_outs`` equals the number of categories of
-  each feature, no dropped or infrequent categories, dense output (the
-  transform builds a CSR matrix from these counts and densifies it without a
-  bounds check).
+  each feature, or, where infrequent categories are grouped, the number of
+  frequent ones plus one; no dropped categories; dense output (the transform
+  builds a CSR matrix from these counts and the category codes and densifies
+  it without a bounds check). A grouped feature's ``_infrequent_indices`` must
+  be increasing category indices and its ``_default_to_infrequent_mappings``
+  exactly the mapping scikit-learn derives from them (frequent categories to
+  ``0..k-1`` in order, infrequent ones to ``k``), so every mapped code is a
+  column of the feature's block.
 
 Everything else the pipelines contain (imputer, scaler, column transformer,
 linear models, dummy estimators, losses, links) runs in Python or numpy,
@@ -766,17 +771,59 @@ class _Structure:
             return  # not fitted (the unfitted copy ColumnTransformer keeps in ``transformers``)
         categories = _items(attrs["categories_"], f"{what}: categories_")
         counts = [self._length(category, f"{what}: categories_[{i}]") for i, category in enumerate(categories)]
-        outs = _json_list(attrs.get("_n_features_outs"), f"{what}: _n_features_outs")
-        if outs != counts:
-            raise _refuse(f"{what}: _n_features_outs {outs} differs from the category counts {counts}")
-        for key, expected in (
-            ("drop_idx_", None),
-            ("_drop_idx_after_grouping", None),
-            ("_infrequent_enabled", False),
-            ("sparse_output", False),
-        ):
+        for key, expected in (("drop_idx_", None), ("_drop_idx_after_grouping", None), ("sparse_output", False)):
             if _json(attrs.get(key), f"{what}: {key}") is not expected:
                 raise _refuse(f"{what}: {key} must be {expected}, these pipelines never set it")
+        infrequent = _json(attrs.get("_infrequent_enabled"), f"{what}: _infrequent_enabled")
+        if type(infrequent) is not bool:
+            raise _refuse(f"{what}: _infrequent_enabled is {infrequent!r}, not a boolean")
+        widths = self._grouped_widths(attrs, counts, what) if infrequent else counts
+        outs = _json_list(attrs.get("_n_features_outs"), f"{what}: _n_features_outs")
+        if outs != widths:
+            grouped = f" grouped to {widths}" if widths != counts else ""
+            raise _refuse(f"{what}: _n_features_outs {outs} differs from the category counts {counts}{grouped}")
+
+    def _grouped_widths(self, attrs: Mapping[str, Any], counts: list[int], what: str) -> list[int]:
+        """Each feature's output width with infrequent categories grouped, after checking the grouping.
+
+        transform replaces the code of an unknown category by ``_infrequent_indices[i][0]``
+        and every code ``c`` by ``_default_to_infrequent_mappings[i][c]``; the mapped codes
+        become CSR column indices unchecked, so the mapping must be exactly the one
+        scikit-learn fits: frequent categories to ``0..k-1`` in order, infrequent ones to ``k``.
+        """
+        indices = _items(attrs.get("_infrequent_indices"), f"{what}: _infrequent_indices")
+        mappings = _items(attrs.get("_default_to_infrequent_mappings"), f"{what}: _default_to_infrequent_mappings")
+        if not len(indices) == len(mappings) == len(counts):
+            raise _refuse(
+                f"{what}: {len(indices)} infrequent index lists and {len(mappings)} mappings for {len(counts)} features"
+            )
+        widths = []
+        for i, (index_state, mapping_state, n) in enumerate(zip(indices, mappings, counts, strict=True)):
+            if _is_none(index_state) and _is_none(mapping_state):
+                widths.append(n)  # nothing grouped: codes go through unmapped
+                continue
+            index = self.schema.array(index_state, f"{what}: _infrequent_indices[{i}]")
+            mapping = self.schema.array(mapping_state, f"{what}: _default_to_infrequent_mappings[{i}]")
+            if (
+                index.ndim != 1
+                or index.dtype.kind not in "iu"
+                or not index.size
+                or int(index[0]) < 0
+                or int(index[-1]) >= n
+                or (np.diff(index.astype(np.int64)) <= 0).any()
+            ):
+                raise _refuse(f"{what}: _infrequent_indices[{i}] is not increasing indices into its {n} categories")
+            frequent = np.setdiff1d(np.arange(n), index)
+            expected = np.empty(n, dtype=np.int64)
+            expected[frequent] = np.arange(frequent.size)
+            expected[index] = frequent.size
+            if mapping.dtype.kind not in "iu" or not np.array_equal(mapping, expected):
+                raise _refuse(
+                    f"{what}: _default_to_infrequent_mappings[{i}] does not map the {frequent.size} frequent "
+                    f"categories to 0..{frequent.size - 1} and the {index.size} infrequent ones to {frequent.size}"
+                )
+            widths.append(frequent.size + 1)
+        return widths
 
     def _length(self, state: Any, what: str) -> int:
         if isinstance(state, dict) and state.get("__loader__") == "NdArrayNode" and state.get("type") == "json":

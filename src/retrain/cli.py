@@ -21,39 +21,61 @@ if TYPE_CHECKING:
 
 
 def _validate_config(args: argparse.Namespace) -> int:
-    from retrain.config import load_config
+    """``retrain validate-config``: 0 valid; 2 invalid (what every run would refuse before training)."""
+    from retrain.lifecycle import read_config
 
     try:
-        config = load_config(args.config)
+        config, _ = read_config(args.config)
     except RetrainError as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
+        print(f"invalid: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"ok: model {config.model!r} ({config.problem}), {len(config.features.all)} features")
+    print(
+        f"ok: model {config.model!r} ({config.problem}, {config.training.estimator}), "
+        f"{len(config.features.all)} features"
+    )
     if args.show:
         print(json.dumps(config.model_dump(mode="json"), indent=2))
     return 0
 
 
 def _local_run(args: argparse.Namespace) -> int:
-    from retrain.local.run import StatePrinter, local_run
+    """``retrain local-run``: 0 the run ended (promoted, rejected, no-retrain, insufficient-data...); 1 it failed;
+    2 an input was refused before anything ran (``result.json`` says which and why)."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"local-run: --out {args.out} is a file; give a directory for result.json", file=sys.stderr)
+        return 2
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"local-run: cannot create --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    from retrain import result as results
+    from retrain.local.inputs import read_inputs
 
     started = time.perf_counter()
     print(f"local run: {args.trigger} trigger, config {args.config}")
-    result = local_run(
-        args.config,
-        args.reference,
-        args.current,
-        trigger=args.trigger,
-        force=args.force,
-        out=args.out,
-        on_state=StatePrinter(print),
-    )
-    print(f"outcome: {result['outcome']} (champion v{result['champion_version']})")
+    try:  # before the cloud starts: a bad file is reported in well under a second
+        inputs = read_inputs(args.config, args.reference, args.current)
+    except RetrainError as exc:
+        result = results.write(args.out, results.refused(args.trigger, exc))
+    else:
+        from retrain.local.run import StatePrinter, run_inputs
+
+        result = run_inputs(inputs, trigger=args.trigger, force=args.force, out=args.out, on_state=StatePrinter(print))
+    champion = f"champion v{result['champion_version']}" if result.get("champion_version") else "no champion"
+    print(f"outcome: {result['outcome']} ({champion})")
     for reason in result.get("reasons") or []:
         print(f"  - {reason}")
+    if result.get("insufficient"):
+        print(f"  not retrained: {result['insufficient']}")
     if result.get("error"):
-        print(f"error: {result['error']}", file=sys.stderr)
+        print(f"{'invalid input' if result.get('invalid_input') else 'error'}: {result['error']}", file=sys.stderr)
     print(f"wrote {args.out}/result.json in {time.perf_counter() - started:.1f} s")
+    if result.get("invalid_input"):
+        return 2
     return 1 if result["outcome"] == "failed" else 0
 
 
@@ -434,7 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference", required=True, help="historical training data (CSV or Parquet)")
     run.add_argument("--current", required=True, help="the recent labelled production window (CSV or Parquet)")
     run.add_argument("--trigger", choices=["schedule", "alarm", "manual"], default="schedule")
-    run.add_argument("--force", action="store_true", help="with --trigger manual: skip the cooldown")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --trigger manual: retrain even during the cooldown after a promotion",
+    )
     run.add_argument("--out", default="retrain-out", help="directory for result.json (default ./retrain-out)")
     run.set_defaults(func=_local_run)
 
@@ -570,7 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "local-run" and args.force and args.trigger != "manual":
+        parser.error(
+            f"--force applies only to --trigger manual (only a manual request may skip the cooldown, "
+            f"a {args.trigger} trigger never does); drop --force or use --trigger manual"
+        )
     return int(args.func(args))
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retrain.errors import ConfigError
+from retrain.layout import MODEL_NAME_PATTERN
 
 Problem = Literal["classification", "regression"]
 
@@ -35,7 +36,7 @@ METRIC_DIRECTION: dict[str, bool] = {
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 
-MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
 
 def metrics_for(problem: Problem) -> tuple[str, ...]:
@@ -450,6 +451,11 @@ class Training(_Strict):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     min_rows: int = Field(default=200, ge=10)
     seed: int = 0
+    #: Most one-hot columns a categorical feature is encoded into: when a feature has this many categories or
+    #: more, its ``max_categories - 1`` most frequent ones (in the training data) get a column each and the rest
+    #: share one "infrequent" column, which categories unseen in training also map to (a feature with fewer
+    #: categories is encoded one column per category, unseen ones as all zeros).
+    max_categories: int = Field(default=50, ge=2)
 
 
 class Compare(_Strict):
@@ -699,9 +705,21 @@ def loads_config(text: str, *, source: str = "config") -> ModelConfig:
 
 def load_config(path: str | Path) -> ModelConfig:
     """Read and validate a config file."""
-    path = Path(path)
+    return loads_config(read_config_text(path), source=str(path))
+
+
+def read_config_text(path: str | Path) -> str:
+    """A config file's text (UTF-8, with or without a byte-order mark).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, a directory, empty or not UTF-8; the message names it.
+    """
+    from retrain import files
+    from retrain.errors import DataNotFound, UnreadableData
+
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
-    return loads_config(text, source=str(path))
+        return files.read_text(path, "config")
+    except (DataNotFound, UnreadableData) as exc:
+        raise ConfigError(str(exc)) from exc

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 
 from retrain import aws
 from retrain.clock import utc  # noqa: F401 - re-exported
-from retrain.errors import DataNotFound, InsufficientData, SchemaMismatch
+from retrain.errors import SchemaMismatch
+from retrain.files import TABLE_SUFFIXES, parse_table
 from retrain.layout import (  # noqa: F401 - the data layout's names, re-exported
     config_key,
     inference_prefix,
@@ -33,28 +33,14 @@ from retrain.layout import (  # noqa: F401 - the data layout's names, re-exporte
     reference_prefix,
 )
 
-TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-
 
 def read_table_bytes(data: bytes, name: str) -> pd.DataFrame:
-    """Parse CSV or Parquet bytes, chosen by the name's suffix."""
-    lowered = name.lower()
-    if lowered.endswith(".parquet"):
-        return pd.read_parquet(io.BytesIO(data))
-    if lowered.endswith(".csv") or lowered.endswith(".csv.gz"):
-        return pd.read_csv(io.BytesIO(data), compression="infer" if lowered.endswith(".gz") else None)
-    raise SchemaMismatch(f"{name}: unsupported table format (use .csv or .parquet)")
+    """Parse CSV or Parquet bytes, chosen by the name's suffix (see :func:`retrain.files.parse_table`)."""
+    return parse_table(data, name)
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
-    """Read a local CSV or Parquet file."""
-    path = Path(path)
-    if not path.exists():
-        raise DataNotFound(f"{path} does not exist")
-    frame = read_table_bytes(path.read_bytes(), path.name)
-    if frame.empty:
-        raise InsufficientData(f"{path} has no rows")
-    return frame
+def _read_object(bucket: str, key: str) -> pd.DataFrame:
+    return parse_table(aws.get_bytes(bucket, key), key, what=aws.uri(bucket, key))
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -89,7 +75,7 @@ def read_partitions(bucket: str, prefix: str, start: datetime, end: datetime) ->
         for obj in aws.list_objects(bucket, f"{prefix}date={day.isoformat()}/"):
             if not obj["key"].lower().endswith(TABLE_SUFFIXES):
                 continue
-            frames.append(read_table_bytes(aws.get_bytes(bucket, obj["key"]), obj["key"]))
+            frames.append(_read_object(bucket, obj["key"]))
             sources.append({"key": obj["key"], "etag": obj["etag"]})
     if not frames:
         return pd.DataFrame(), sources
@@ -102,7 +88,7 @@ def read_prefix(bucket: str, prefix: str) -> tuple[pd.DataFrame, list[dict]]:
     sources: list[dict] = []
     for obj in aws.list_objects(bucket, prefix):
         if obj["key"].lower().endswith(TABLE_SUFFIXES):
-            frames.append(read_table_bytes(aws.get_bytes(bucket, obj["key"]), obj["key"]))
+            frames.append(_read_object(bucket, obj["key"]))
             sources.append({"key": obj["key"], "etag": obj["etag"]})
     if not frames:
         return pd.DataFrame(), sources

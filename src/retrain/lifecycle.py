@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from retrain import aws, fleet, registry, snapshot, training
+from retrain import aws, files, fleet, registry, snapshot, training
 from retrain.champion import publish_champion
-from retrain.config import ModelConfig, load_config
+from retrain.config import ModelConfig, loads_config, read_config_text
 from retrain.contracts import Candidate, SnapshotRef, ValidationOut
-from retrain.data import config_key, read_table_file, reference_prefix, require_columns, to_parquet_bytes
-from retrain.errors import BootstrapRejected, ChampionExists, InsufficientData, SchemaMismatch, UnreadableData
+from retrain.data import config_key, reference_prefix, require_columns, to_parquet_bytes
+from retrain.errors import BootstrapRejected, ChampionExists, InsufficientData, SchemaMismatch
 from retrain.settings import Settings
 from retrain.steps.train import fit_and_register
 from retrain.steps.validate import evaluate
@@ -96,7 +96,9 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
         ``training.estimator`` is not allowlisted, or its ``training.params`` are invalid.
     SchemaMismatch
         A feature or the target column is missing, a numeric feature (or a
-        regression target) holds a non-numeric value, or a regression target is infinite.
+        regression target) holds a non-numeric value, a regression target is
+        infinite, or a classification target holds continuous values or mixes
+        types (:func:`retrain.training.classification_target`).
     InsufficientData
         Too few rows for the holdout split, fewer labelled training rows than
         ``training.min_rows``, no labelled holdout row, or (classification) fewer
@@ -127,8 +129,9 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
     if not labelled[n_train:].any():
         raise InsufficientData(f"{source}: no holdout row has a target {config.target!r} ({split})")
     if config.problem == "classification":
-        targets = frame[config.target].to_numpy()[:n_train][labelled[:n_train]]
-        classes = pd.unique(targets).tolist()
+        # The labels training will see (whole-number floats as int classes); accepted above, so never raises.
+        targets = training.classification_target(frame[config.target].iloc[:n_train], config.target, source)
+        classes = targets.unique().tolist()
         if len(classes) < 2:
             raise InsufficientData(
                 f"{source}: target {config.target!r} has {len(classes)} class ({', '.join(map(repr, classes))}) "
@@ -138,8 +141,14 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
 
 
 def _labelled(target: pd.Series, config: ModelConfig, source: str) -> np.ndarray:
-    """Which rows have a target the training can use (a regression target must be a finite number)."""
+    """Which rows have a target the training can use.
+
+    A regression target must be a finite number; a classification target must
+    be discrete (:func:`retrain.training.classification_target`, whose rule
+    accepts every part of an accepted column, so the training part is accepted too).
+    """
     if config.problem == "classification":
+        training.classification_target(target, config.target, source)
         return np.asarray(target.notna(), dtype=bool)
     column = target.astype("float64") if pd.api.types.is_bool_dtype(target) else target
     values = pd.to_numeric(column, errors="coerce")
@@ -157,15 +166,34 @@ def _labelled(target: pd.Series, config: ModelConfig, source: str) -> np.ndarray
 
 
 def read_config(path: str | Path) -> tuple[ModelConfig, str]:
-    """A config file, validated (its estimator too): ``(config, yaml text)``.
+    """A config file, checked as a run would check it before training: ``(config, yaml text)``.
+
+    Everything :func:`retrain.config.loads_config` validates (fields, types,
+    metrics against the problem, triggers against features), and the estimator:
+    allowlisted, of the config's problem kind, every parameter a parameter of
+    its class with a value of the right type (:func:`retrain.training.build_pipeline`).
+    ``retrain validate-config``, ``bootstrap``, ``register`` and ``local-run`` all
+    call :func:`check_config`.
 
     Raises
     ------
     ConfigError, EstimatorNotAllowed
     """
-    config = load_config(path)
+    text = read_config_text(path)
+    config = loads_config(text, source=str(path))
+    check_config(config)
+    return config, text
+
+
+def check_config(config: ModelConfig) -> None:
+    """What a run checks in a valid config before it trains: the estimator is allowlisted, solves the config's
+    problem, and takes every configured parameter with a value of the right type.
+
+    Raises
+    ------
+    EstimatorNotAllowed
+    """
     training.build_pipeline(config)
-    return config, Path(path).read_text()
 
 
 def read_reference(path: str | Path, config: ModelConfig) -> pd.DataFrame:
@@ -176,16 +204,12 @@ def read_reference(path: str | Path, config: ModelConfig) -> pd.DataFrame:
     DataNotFound
         The file does not exist.
     UnreadableData
-        The file cannot be parsed as CSV or Parquet.
+        The file is empty, a directory, not UTF-8, or cannot be parsed (see :mod:`retrain.files`).
     SchemaMismatch, InsufficientData, EstimatorNotAllowed
-        See :func:`check_inputs`.
+        See :func:`check_inputs`; duplicated column names.
     """
-    source = f"reference data {path}"
-    try:
-        frame = read_table_file(path)
-    except (ValueError, OSError) as exc:  # pandas' and pyarrow's parse errors are ValueErrors
-        raise UnreadableData(f"{source} cannot be read: {type(exc).__name__}: {exc}") from exc
-    return check_inputs(config, frame, source=source)
+    frame = files.read_table(path, "reference")
+    return check_inputs(config, frame, source=files.describe(path, "reference"))
 
 
 # ---------------------------------------------------------------------------- bootstrap

@@ -19,8 +19,10 @@ point estimate and its interval come from the very same code.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -1141,7 +1143,245 @@ def join_labels(
     return joined.reset_index(drop=True), match_rate
 
 
+#: At most this many label values or classes are listed in a message.
+_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class AlignedLabels:
+    """Labels of joined predictions, typed as the model's predictions are (see :func:`align_labels`).
+
+    ``values`` holds one label per row. ``unseen`` lists, sorted, the classification
+    labels that match none of the model's classes (new classes, scored as misses),
+    ``unseen_rows`` counts their rows and ``classes`` are the classes they were matched against.
+    """
+
+    values: np.ndarray
+    unseen: list[Any] = field(default_factory=list)
+    unseen_rows: int = 0
+    classes: list[Any] = field(default_factory=list)
+
+
+def align_labels(
+    problem: Problem,
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    *,
+    classes: Sequence[Any] | None = None,
+    column: str,
+    model: str = "the champion",
+    step: str = "MetricCheck",
+) -> AlignedLabels:
+    """Check delayed labels against the model that made the predictions, and type them as its predictions.
+
+    Regression: every label must be a finite number (a boolean counts as 0 or 1).
+
+    Classification: each label is matched to one of the model's classes by
+    value, so that the spellings of a class are one class: ``1``, ``1.0``,
+    ``"1"`` and ``"1.0"`` are the class ``1`` (or ``"1"``, or ``1.0``, whichever
+    the model has), ``True`` and ``"true"`` are ``1`` (or ``True``); a matched
+    label takes the class's value and type. The model's classes are ``classes``
+    (the classes of its logged probability columns: every class it knows) and
+    every predicted label; without ``classes``, only the predicted ones. A label
+    that matches no class is *unseen*:
+
+    - unseen labels of the other kind than the classes (text labels for a model
+      whose classes are all numbers or booleans, or numbers for one whose classes
+      are all text), or every label unseen while ``classes`` are given: the labels
+      are encoded differently, a :class:`~retrain.errors.SchemaMismatch`;
+    - otherwise a new class appeared. Its rows are kept and scored (the model
+      cannot predict a class it never saw: each is a miss), the labels are returned
+      in ``unseen`` for the caller to report. A new class is a reason to retrain,
+      not to stop monitoring.
+
+    Parameters
+    ----------
+    problem : {"classification", "regression"}
+    labels : array-like, 1-D
+        The joined labels (no missing values: :func:`join_labels` drops them).
+    predictions : array-like, 1-D
+        The model's predictions of the same rows.
+    classes : sequence, optional
+        Every class the model knows (e.g. from :func:`probability_columns`).
+    column : str
+        The labels' column, for messages.
+    model : str
+        Names the model in messages (``"v3"``, ``"the champion"``).
+    step : str
+        Names the step in messages.
+
+    Returns
+    -------
+    AlignedLabels
+
+    Raises
+    ------
+    SchemaMismatch
+        Regression labels that are not numbers or are infinite (the message names
+        the column, the step and an example); classification labels encoded
+        differently from the model's classes (it names the labels, the model and
+        its classes).
+    """
+    _check_problem(problem)
+    values = _as_1d(labels, "labels")
+    if problem == "regression":
+        return AlignedLabels(values=_regression_labels(values, column, step))
+    predicted = _as_1d(predictions, "predictions")
+    candidates = [*(classes or []), *pd.unique(predicted[~pd.isna(predicted)])]
+    by_key: dict[str, Any] = {}
+    for value in candidates:
+        by_key.setdefault(_class_key(value), _plain(value))
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        raise ValueError(f"labels contain {int((codes < 0).sum())} missing values.")
+    keys = [_class_key(value) for value in uniques]
+    unseen_codes = [i for i, key in enumerate(keys) if key not in by_key]
+    known = _sorted_labels(by_key.values())
+    if not unseen_codes:
+        mapped = [by_key[key] for key in keys]
+        return AlignedLabels(values=_take(mapped, codes), classes=known)
+    class_kind = _kind_of(by_key)
+    unseen_rows = int(np.isin(codes, unseen_codes).sum())
+    unseen_keys = {keys[i]: _plain(uniques[i]) for i in unseen_codes}
+    foreign = [key for key in unseen_keys if not _fits(_kind_of([key]), class_kind)]
+    everything = unseen_rows == values.size and classes is not None and len(classes) > 0
+    if foreign or everything:
+        named = foreign or list(unseen_keys)
+        shown = _sorted_labels(unseen_keys[key] for key in named)
+        named_rows = int(np.isin(codes, [keys.index(key) for key in named]).sum())
+        knows = "knows" if classes else "predicted only"
+        hint = "are the labels encoded differently?"
+        if foreign:
+            why = f"the labels are {_kind_of(foreign)} but its classes are {class_kind}"
+            if _kind_of(foreign) == "fractional numbers":
+                hint = "are they continuous values (a regression target)?"
+        else:
+            why = f"none of the {values.size} labelled predictions has a label it knows"
+        raise SchemaMismatch(
+            f"{step} step: labels {_listed(shown)} in column {column!r} were never seen by {model}, which {knows} "
+            f"{_listed(known)}{'' if classes else ' in this window'}: {why} - {hint} "
+            f"({named_rows} of {values.size} labels)"
+        )
+    mapped = [by_key[key] if key in by_key else _as_kind(key, unseen_keys[key], class_kind) for key in keys]
+    new = _sorted_labels(_as_kind(key, unseen_keys[key], class_kind) for key in unseen_keys)
+    return AlignedLabels(values=_take(mapped, codes), unseen=new, unseen_rows=unseen_rows, classes=known)
+
+
+def _regression_labels(values: np.ndarray, column: str, step: str) -> np.ndarray:
+    """Regression labels as float64; a label that is not a finite number raises SchemaMismatch."""
+    series = pd.Series(values)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        series = series.astype(np.float64)
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = (numbers.isna() & series.notna()).to_numpy()
+    if bad.any():
+        raise SchemaMismatch(
+            f"{step} step: labels column {column!r} must be numeric for a regression model, found "
+            f"{_plain(values[bad][0])!r} ({int(bad.sum())} non-numeric of {values.size} labels)"
+        )
+    array = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = int(np.isinf(array).sum())
+    if infinite:
+        raise SchemaMismatch(
+            f"{step} step: labels column {column!r} holds {infinite} infinite values; "
+            "a regression label must be a finite number"
+        )
+    return array
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python scalar it holds (for messages and JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _number_key(number: float) -> str:
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _class_key(value: Any) -> str:
+    """What every spelling of a class shares: ``1``, ``1.0``, ``"1"``, ``True``, ``"true"`` -> ``"1"``."""
+    if isinstance(value, bool | np.bool_ | int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return _number_key(float(value))
+    text = str(value).strip()
+    if text.lower() in ("true", "false"):
+        return "1" if text.lower() == "true" else "0"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return _number_key(number) if math.isfinite(number) else text
+
+
+def _is_number_key(key: str) -> bool:
+    try:
+        float(key)
+    except ValueError:
+        return False
+    return True
+
+
+def _kind_of(keys: Any) -> str:
+    """The kind of some class keys: ``"whole numbers"``, ``"fractional numbers"``, ``"numbers"`` (both), ``"text"``
+    or ``"mixed"`` (text and numbers)."""
+    kinds = {
+        ("whole numbers" if float(key).is_integer() else "fractional numbers") if _is_number_key(key) else "text"
+        for key in keys
+    }
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "mixed" if "text" in kinds else "numbers"
+
+
+def _fits(label_kind: str, class_kind: str) -> bool:
+    """Whether an unseen label of ``label_kind`` can be a new class of a model whose classes are ``class_kind``."""
+    if class_kind == "mixed":
+        return True
+    if class_kind == "numbers":
+        return label_kind != "text"
+    return label_kind == class_kind
+
+
+def _as_kind(key: str, value: Any, class_kind: str) -> Any:
+    """An unseen label in the kind of the model's classes: a number for numbered classes, else text."""
+    if class_kind.endswith("numbers"):
+        number = float(key)
+        return int(number) if number.is_integer() else number
+    if class_kind == "text":
+        return str(value).strip()
+    return value
+
+
+def _label_order(value: Any) -> tuple[int, float, str]:
+    key = _class_key(value)
+    return (0, float(key), "") if _is_number_key(key) else (1, 0.0, str(value))
+
+
+def _sorted_labels(values: Any) -> list[Any]:
+    """Labels in order: numbers by value, then text."""
+    return sorted(values, key=_label_order)
+
+
+def _listed(values: list[Any]) -> str:
+    """``[0, 1]``, or the first :data:`_SHOWN` and how many in all."""
+    if len(values) <= _SHOWN:
+        return repr(values)
+    return f"{values[:_SHOWN]!r}"[:-1] + f", ... ({len(values)} in all)]"
+
+
+def _take(mapped: list[Any], codes: np.ndarray) -> np.ndarray:
+    """``mapped[code]`` for every row: numbers or text as numpy types them, text and numbers mixed as objects."""
+    text = [isinstance(value, str) for value in mapped]
+    if mapped and (all(text) or not any(text)):
+        return np.asarray(mapped)[codes]
+    array = np.empty(len(mapped), dtype=object)
+    array[:] = mapped
+    return array[codes]
+
+
 __all__ = [
+    "AlignedLabels",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_RESAMPLES",
@@ -1150,6 +1390,7 @@ __all__ = [
     "Interval",
     "MetricsReport",
     "PerformanceResult",
+    "align_labels",
     "compute_metrics",
     "estimate_performance",
     "evaluate_estimated",

@@ -1,20 +1,37 @@
 """The ``result.json`` contract: one run's outcome, checks, candidate, champion and gates.
 
 Stable field names (later versions add fields, never rename these): ``outcome``
-(promoted | rejected | no-retrain | already-running | duplicate | cooldown | failed), ``trigger``,
-``execution_arn``, ``triggered``, ``reasons``, ``champion_version`` (after the
-run), ``checks`` (``metrics``, ``drift``, ``flagged``, ``estimated``), ``snapshot``,
-``candidate``, ``champion``, ``lineage``,
-``gates``, ``error``, ``reconcile`` (what the run's first step found and repaired: the
-champion's SSM parameter, versions earlier runs left undecided).
+(promoted | rejected | no-retrain | already-running | duplicate | cooldown |
+insufficient-data | failed), ``trigger``, ``execution_arn``, ``triggered``,
+``reasons``, ``champion_version`` (after the run), ``checks`` (``metrics``,
+``drift``, ``flagged``, ``estimated``), ``snapshot``, ``candidate``,
+``champion``, ``lineage``, ``gates``, ``error`` (``ErrorType: message``),
+``error_type``, ``insufficient`` (for ``insufficient-data``: how many labelled
+rows the training window had, and ``training.min_rows``), ``invalid_input``
+(true when the inputs were refused before anything ran), ``reconcile`` (what
+the run's first step found and repaired: the champion's SSM parameter,
+versions earlier runs left undecided).
+
+A failed run keeps what it learned: ``triggered``, ``reasons``, ``checks``,
+``snapshot`` and ``gates`` come from the state it failed with.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-OUTCOMES = ("promoted", "rejected", "no-retrain", "already-running", "duplicate", "cooldown", "failed")
+OUTCOMES = (
+    "promoted",
+    "rejected",
+    "no-retrain",
+    "already-running",
+    "duplicate",
+    "cooldown",
+    "insufficient-data",
+    "failed",
+)
 
 
 def error_text(error: str | None, cause: str | None) -> str:
@@ -33,8 +50,16 @@ def error_text(error: str | None, cause: str | None) -> str:
 def _checks(state: dict[str, Any]) -> dict[str, Any]:
     checks = state.get("checks") or {}
     out: dict[str, Any] = {}
+    for name in ("metrics", "drift"):
+        check = checks.get(name)
+        if isinstance(check, dict) and check.get("failed"):  # the check's step failed; the other's findings stand
+            out[name] = {
+                "failed": True,
+                "triggered": False,
+                "error": error_text(check.get("error"), check.get("cause")),
+            }
     perf = checks.get("metrics")
-    if perf:
+    if perf and "metrics" not in out:
         details = perf.get("details") or {}
         signal = (details.get("signals") or {}).get("performance") or {}
         out["metrics"] = {
@@ -60,7 +85,7 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
         if details.get("estimated"):
             out["estimated"] = details["estimated"]
     drift = checks.get("drift")
-    if drift:
+    if drift and "drift" not in out:
         details = drift.get("details") or {}
         out["drift"] = {
             "share": details.get("share"),
@@ -107,14 +132,78 @@ def _reasons(state: dict[str, Any]) -> list[str]:
     return reasons
 
 
+def write(out: str | Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<out>/result.json`` (creating the folder); returns ``result``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def refused(trigger: str, exc: Exception, *, invalid_input: bool = True) -> dict[str, Any]:
+    """``result.json`` of a run that never started: ``invalid_input`` when its inputs were refused."""
+    return {
+        "outcome": "failed",
+        "trigger": trigger,
+        "execution_arn": None,
+        "triggered": False,
+        "reasons": [],
+        "champion_version": None,
+        "checks": {},
+        "snapshot": None,
+        "candidate": None,
+        "champion": {"version": None, "metrics": None},
+        "gates": [],
+        "error": f"{type(exc).__name__}: {exc}",
+        "error_type": type(exc).__name__,
+        "invalid_input": invalid_input,
+        "reconcile": None,
+    }
+
+
+def error_type(error: str | None, cause: str | None) -> str | None:
+    """The error's class name (``SchemaMismatch``) from a failed execution's or state's error and cause."""
+    if cause:
+        try:
+            parsed = json.loads(cause)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("errorType"):
+            return str(parsed["errorType"])
+    return error
+
+
+def last_state(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The state data the execution held last: the input of the last state it entered (its Fail state's, if failed).
+
+    A failed execution has no output; what its checks found, its snapshot and
+    its gates are in the input of the state it failed in.
+    """
+    for event in reversed(history):
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("input"):
+            try:
+                state = json.loads(details["input"])
+            except json.JSONDecodeError:
+                return None
+            return state if isinstance(state, dict) else None
+    return None
+
+
 def build(
     described: dict[str, Any],
     *,
     trigger: str,
     champion_before: int | None,
     champion_after: int | None,
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Assemble ``result.json`` from ``DescribeExecution`` and the registry's champion."""
+    """Assemble ``result.json`` from ``DescribeExecution`` and the registry's champion.
+
+    A failed execution has no output: ``history`` (its ``GetExecutionHistory``
+    events) gives the state it failed with, so the result keeps what the checks
+    found, whether a retrain was triggered and why, the snapshot and any gates.
+    """
     status = described.get("status")
     result: dict[str, Any] = {
         "outcome": "failed",
@@ -130,26 +219,41 @@ def build(
         "champion": {"version": champion_before, "metrics": None},
         "gates": [],
         "error": None,
+        "error_type": None,
         "reconcile": None,
     }
-    if status != "SUCCEEDED":
-        result["error"] = error_text(described.get("error"), described.get("cause")) if status == "FAILED" else status
-        return result
-    state = json.loads(described.get("output") or "{}")
+    if status == "SUCCEEDED":
+        state = json.loads(described.get("output") or "{}")
+        result["outcome"] = state.get("outcome", "failed")
+    else:
+        if status == "FAILED":
+            result["error"] = error_text(described.get("error"), described.get("cause"))
+            result["error_type"] = error_type(described.get("error"), described.get("cause"))
+        else:
+            result["error"] = result["error_type"] = status
+        state = last_state(history or []) or {}
+    _fill(result, state)
+    return result
+
+
+def _fill(result: dict[str, Any], state: dict[str, Any]) -> None:
+    """What the run learned, from its state data: checks, the decision and its reasons, snapshot, candidate, gates."""
     validation = state.get("validation") or {}
     candidate = state.get("candidate")
     result.update(
-        outcome=state.get("outcome", "failed"),
         triggered=bool(state.get("retrain")),
         reasons=_reasons(state),
         checks=_checks(state),
         gates=validation.get("gates") or [],
         reconcile=state.get("reconcile"),
     )
+    if result["outcome"] == "insufficient-data":
+        error = state.get("error") or {}
+        result["insufficient"] = error_text(error.get("Error"), error.get("Cause"))
     if state.get("snapshot"):
         snap = state["snapshot"]
         result["snapshot"] = {k: snap.get(k) for k in ("id", "rows", "train_rows", "holdout_rows", "manifest_uri")}
-    if candidate:
+    if isinstance(candidate, dict) and candidate.get("version") is not None:
         result["candidate"] = {
             "version": candidate.get("version"),
             "metrics": validation.get("candidate_metrics"),
@@ -161,7 +265,6 @@ def build(
             "version": validation.get("champion_version"),
             "metrics": validation.get("champion_metrics"),
         }
-    return result
 
 
 LINEAGE_FIELDS = (

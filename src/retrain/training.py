@@ -146,9 +146,14 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     """Build the unfitted preprocessing + estimator pipeline for ``config``.
 
     Numeric features are median-imputed and standardized; categorical features
-    are imputed with :data:`MISSING_CATEGORY` and one-hot encoded (categories
-    unseen at fit time encode as all zeros). The pipeline expects the frame
-    returned by :func:`feature_frame`.
+    are imputed with :data:`MISSING_CATEGORY` and one-hot encoded into at most
+    ``training.max_categories`` columns each: a feature with that many categories
+    or more keeps a column for each of its ``max_categories - 1`` most frequent
+    ones and groups the rest into one infrequent column, which categories unseen
+    at fit time also encode as; a feature with fewer categories gets one column
+    per category and encodes unseen ones as all zeros. So an id-like feature
+    costs ``max_categories`` dense columns, not one per distinct value. The
+    pipeline expects the frame returned by :func:`feature_frame`.
 
     Raises
     ------
@@ -163,7 +168,14 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
         categorical = Pipeline(
             [
                 ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                (
+                    "encode",
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        max_categories=config.training.max_categories,
+                        sparse_output=False,
+                    ),
+                ),
             ]
         )
         transformers.append(("categorical", categorical, list(config.features.categorical)))
@@ -214,8 +226,10 @@ def feature_frame(df: pd.DataFrame, config: ModelConfig, *, source: str = "data"
 def fit(config: ModelConfig, train: pd.DataFrame) -> Pipeline:
     """Fit the model described by ``config`` on ``train``.
 
-    Rows whose target is missing are dropped first. Fitting is deterministic:
-    the same data, config and ``training.seed`` give the same model.
+    Rows whose target is missing are dropped first; a classification target's
+    labels are typed by :func:`classification_target` (whole-number floats
+    become int64 classes). Fitting is deterministic: the same data, config and
+    ``training.seed`` give the same model.
 
     Parameters
     ----------
@@ -233,7 +247,8 @@ def fit(config: ModelConfig, train: pd.DataFrame) -> Pipeline:
     ------
     SchemaMismatch
         The target or a feature column is missing, a numeric feature is not
-        numeric, or (regression) the target is not numeric.
+        numeric, (regression) the target is not numeric, or (classification) the
+        target is continuous or mixes types (:func:`classification_target`).
     InsufficientData
         Fewer labelled rows than ``training.min_rows``, or fewer than two classes.
     EstimatorNotAllowed
@@ -242,15 +257,17 @@ def fit(config: ModelConfig, train: pd.DataFrame) -> Pipeline:
     if config.target not in train.columns:
         raise SchemaMismatch(f"training data is missing target column {config.target!r}", missing=[config.target])
     labelled = train.loc[train[config.target].notna()]
+    y = labelled[config.target]
+    if config.problem == "regression":
+        y = _numeric_column(y, config.target, "training data")
+    else:
+        y = classification_target(y, config.target, "training data")
     n_rows = len(labelled)
     if n_rows < config.training.min_rows:
         raise InsufficientData(
             f"training data has {n_rows} rows with a target, fewer than training.min_rows == {config.training.min_rows}"
         )
-    y = labelled[config.target]
-    if config.problem == "regression":
-        y = _numeric_column(y, config.target, "training data")
-    else:
+    if config.problem == "classification":
         n_classes = y.nunique()
         if n_classes < 2:
             raise InsufficientData(
@@ -407,9 +424,11 @@ def _feature_blocks(model: Any, config: ModelConfig) -> dict[str, np.ndarray] | 
     if config.features.categorical:
         encoder = preprocess.named_transformers_["categorical"].named_steps["encode"]
         start = indices["categorical"].start
-        for name, categories in zip(config.features.categorical, encoder.categories_, strict=True):
-            blocks[name] = np.arange(start, start + len(categories))
-            start += len(categories)
+        # The encoder's own per-feature output widths (what its transform lays the columns out by): with
+        # infrequent categories grouped, a feature has fewer columns than ``categories_`` has entries.
+        for name, width in zip(config.features.categorical, encoder._n_features_outs, strict=True):
+            blocks[name] = np.arange(start, start + width)
+            start += width
     return {name: blocks[name] for name in config.features.all}
 
 
@@ -543,6 +562,87 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> pd.Series:
         )
     values = values.astype("float64")
     return values.where(np.isfinite(values), np.nan)
+
+
+#: A float classification target is taken as classes only with at most this many distinct values.
+MAX_FLOAT_CLASSES = 50
+
+
+def classification_target(column: pd.Series, name: str, source: str) -> pd.Series:
+    """The labels of a classification target's non-missing rows, as classes; a continuous target is refused.
+
+    Strings and booleans are classes as they are, integers too (as int64). A
+    float target (also how a column of integer labels with missing values is
+    read) is taken as classes when every non-missing value is a whole number and
+    there are at most :data:`MAX_FLOAT_CLASSES` distinct values; its labels come
+    out as int64 (``0.0``/``1.0`` become ``0``/``1``, as integer labels read
+    elsewhere). The rule depends only on the set of values, never on the row
+    count, so any part of an accepted column (a snapshot's training part) is
+    accepted too: the bootstrap's check, the Snapshot step and the training
+    cannot disagree.
+
+    Parameters
+    ----------
+    column
+        The target column; rows without a value are dropped.
+    name
+        The column's name, for messages.
+    source
+        Names the data set in messages (``"training data"``).
+
+    Returns
+    -------
+    pandas.Series
+        The labels of the rows with a value, with their index.
+
+    Raises
+    ------
+    SchemaMismatch
+        A float target holds a value that is not a whole number, or more than
+        :data:`MAX_FLOAT_CLASSES` distinct values (it looks like a regression
+        target); or the labels mix types (text and numbers).
+    """
+    labels = column[column.notna()]
+    if pd.api.types.is_bool_dtype(labels.dtype):
+        return labels.astype(bool)
+    if pd.api.types.is_integer_dtype(labels.dtype):
+        return labels.astype("int64")
+    if pd.api.types.is_float_dtype(labels.dtype):
+        return _whole_number_classes(labels, name, source)
+    kind = pd.api.types.infer_dtype(labels, skipna=True)
+    if kind == "integer":
+        return labels.astype("int64")
+    if kind in ("floating", "mixed-integer-float", "decimal"):
+        return _whole_number_classes(labels.astype("float64"), name, source)
+    first = labels.iloc[0] if len(labels) else None
+    other = next((v for v in labels if type(v) is not type(first)), None) if kind.startswith("mixed") else None
+    if other is not None:
+        raise SchemaMismatch(
+            f"{source}: target column {name!r} mixes types (e.g. {first!r} and {other!r}); "
+            "a classification target's labels must all be text, all numbers or all booleans"
+        )
+    return labels
+
+
+def _whole_number_classes(labels: pd.Series, name: str, source: str) -> pd.Series:
+    """A float target's labels as int64 classes; see :func:`classification_target`."""
+    values = labels.to_numpy(dtype="float64")
+    whole = np.isfinite(values) & (np.abs(values) < 2.0**53)
+    whole[whole] = values[whole] == np.round(values[whole])
+    if not whole.all():
+        raise SchemaMismatch(
+            f"{source}: target column {name!r} holds continuous values (e.g. {float(values[~whole][0])!r}); "
+            "a classification target must be discrete - set problem: regression?"
+        )
+    distinct = np.unique(values)
+    if distinct.size > MAX_FLOAT_CLASSES:
+        shown = ", ".join(_float_label(v) for v in distinct[:3])
+        raise SchemaMismatch(
+            f"{source}: target column {name!r} holds {distinct.size} distinct numbers ({shown}, ...), more than the "
+            f"{MAX_FLOAT_CLASSES} classes a float target may have; a classification target must be discrete "
+            "- set problem: regression?"
+        )
+    return labels.astype("int64")
 
 
 def _categorical_column(column: pd.Series) -> pd.Series:

@@ -11,7 +11,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.metrics import accuracy_score
 
-from helpers import Deployment, Window, call, deploy, invoke, run_input
+from helpers import Deployment, Window, call, deploy, generate_houses, invoke, run_input
 from retrain import aws, observability, result
 from retrain.config import ModelConfig, loads_config
 from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
@@ -375,24 +375,14 @@ def test_a_signal_below_its_minimum_sample_is_reported_and_never_votes(module_ch
     assert out["details"]["flagged"]["rate"] == 1.0
 
 
-def _houses(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    area = rng.uniform(30, 200, n)
-    rooms = np.clip(np.round(area / 30 + rng.normal(0, 1, n)), 1, 8)
-    age = rng.uniform(0, 80, n)
-    district = rng.choice(["north", "centre", "south"], n)
-    price = 2.5 * area + 10 * rooms - 0.8 * age + np.where(district == "centre", 80, 0) + rng.normal(0, 20, n)
-    return pd.DataFrame({"area_m2": area, "rooms": rooms, "age_years": age, "district": district, "price": price})
-
-
 def test_a_regression_model_gets_every_regression_metric_and_no_estimate(
     module_churn: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a regression model (house-prices.yaml) with its own champion (an estimated trigger is a config error)
     text = (ROOT / "infra" / "configs" / "house-prices.yaml").read_text()
     config = loads_config(text)
-    houses = deploy(module_churn.cloud, config, text, reference=_houses(600, 1))
-    rows = _houses(300, 2)
+    houses = deploy(module_churn.cloud, config, text, reference=generate_houses(600, 1))
+    rows = generate_houses(300, 2)
     window = houses.write_window(rows, end=REGRESSION_END)
     y, pred = rows["price"].to_numpy(), window.log["prediction"].to_numpy()
 

@@ -53,6 +53,8 @@ class Recipe:
     params: dict[str, Any] = field(default_factory=dict)
     numeric: tuple[str, ...] = ("tenure", "usage")
     categorical: tuple[str, ...] = ("plan",)
+    #: ``training.max_categories`` when set (``plan`` has 4 categories with ``<missing>``: 3 groups the rarest two).
+    max_categories: int | None = None
 
     @property
     def problem(self) -> str:
@@ -66,6 +68,8 @@ class Recipe:
             parts.append("numeric-only")
         if not self.numeric:
             parts.append("categorical-only")
+        if self.max_categories is not None:
+            parts.append(f"max_categories={self.max_categories}")
         return ",".join(parts)
 
     def config(self) -> ModelConfig:
@@ -81,6 +85,7 @@ class Recipe:
                     "params": {**FAST_PARAMS.get(self.estimator, {}), **self.params},
                     "min_rows": 50,
                     "seed": 1,
+                    **({} if self.max_categories is None else {"max_categories": self.max_categories}),
                 },
             }
         )
@@ -95,6 +100,7 @@ DEFAULT_RECIPES = [Recipe(name) for name in sorted(training.ALLOWED_ESTIMATORS)]
 VARIANT_RECIPES = [
     *(Recipe(name, target="segment") for name in CLASSIFIERS),
     Recipe("LogisticRegression", categorical=()),
+    *(Recipe(name, max_categories=3) for name in ("LogisticRegression", "HistGradientBoostingRegressor")),
     Recipe("Ridge", numeric=()),
     *(
         Recipe("KNeighborsClassifier", params={"algorithm": algorithm, "metric": metric, **extra})
@@ -709,6 +715,63 @@ def test_a_one_hot_encoder_with_fewer_outputs_than_categories_is_refused(
     attrs(encoder)["_n_features_outs"]["content"][0] = json_node(1)
 
     assert "_n_features_outs [1] differs from the category counts [4]" in refused(crafted.bytes())
+
+
+def grouped_encoder(crafted: Crafted) -> dict[str, Any]:
+    """The fitted encoder of a ``max_categories=3`` recipe: ``plan``'s rarest two categories share a column."""
+    return next(n for n in crafted.nodes("OneHotEncoder") if "categories_" in attrs(n))
+
+
+def test_a_grouped_encoder_is_what_the_structural_check_expects(fitted: dict[str, Fitted]) -> None:
+    # Positive control for the tampering below: two frequent categories and one infrequent column
+    encoder = fitted[Recipe("LogisticRegression", max_categories=3).id].model.named_steps["preprocess"]
+    encoder = encoder.named_transformers_["categorical"].named_steps["encode"]
+
+    assert encoder._n_features_outs == [3]
+    assert len(encoder.infrequent_categories_[0]) == 2
+
+
+ONE_HOT_GROUPING_TAMPERING: dict[str, tuple[Callable[[Crafted, dict[str, Any]], None], str]] = {
+    "a mapped code past the feature's columns": (
+        lambda c, e: c.set_array(
+            attrs(e)["_default_to_infrequent_mappings"]["content"][0],
+            np.array([0, 1, 2, 10**6], dtype=np.int64),
+        ),
+        r"_default_to_infrequent_mappings\[0\] does not map the 2 frequent categories to 0\.\.1 and the 2 "
+        r"infrequent ones to 2",
+    ),
+    "a negative infrequent index": (
+        lambda c, e: c.set_array(attrs(e)["_infrequent_indices"]["content"][0], np.array([-1, 3], dtype=np.int64)),
+        r"_infrequent_indices\[0\] is not increasing indices into its 4 categories",
+    ),
+    "a mapping without infrequent indices": (
+        lambda c, e: attrs(e)["_infrequent_indices"]["content"].__setitem__(0, json_node(None)),
+        r"_infrequent_indices\[0\] is not a stored numpy array",
+    ),
+    "more outputs than the grouping gives": (
+        lambda c, e: attrs(e)["_n_features_outs"]["content"].__setitem__(0, json_node(4)),
+        r"_n_features_outs \[4\] differs from the category counts \[4\] grouped to \[3\]",
+    ),
+    "grouping switched off": (
+        lambda c, e: set_json(attrs(e)["_infrequent_enabled"], False),
+        r"_n_features_outs \[3\] differs from the category counts \[4\]$",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_HOT_GROUPING_TAMPERING))
+def test_a_tampered_infrequent_grouping_is_refused_before_any_object_is_built(
+    fitted: dict[str, Fitted], skops_never_builds: None, case: str
+) -> None:
+    # transform maps each category code through these arrays into CSR column indices, unchecked
+    change, expected = ONE_HOT_GROUPING_TAMPERING[case]
+    crafted = Crafted.of(fitted[Recipe("LogisticRegression", max_categories=3).id].data)
+    change(crafted, grouped_encoder(crafted))
+
+    message = refused(crafted.bytes())
+
+    assert message.startswith("artifact structure refused: OneHotEncoder at $.steps[0][1]"), message
+    assert re.search(expected, message), message
 
 
 # --- the pipeline and the file ---------------------------------------------------------------------

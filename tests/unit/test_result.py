@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -334,7 +335,19 @@ def test_already_running_result() -> None:
 
 
 def test_every_outcome_name_is_documented() -> None:
-    assert set(OUTCOMES) == {"promoted", "rejected", "no-retrain", "already-running", "duplicate", "cooldown", "failed"}
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+
+    assert set(OUTCOMES) == {
+        "promoted",
+        "rejected",
+        "no-retrain",
+        "already-running",
+        "duplicate",
+        "cooldown",
+        "insufficient-data",
+        "failed",
+    }
+    assert [o for o in OUTCOMES if f"`{o}`" not in readme] == []
 
 
 # failed executions -------------------------------------------------------------------------------------
@@ -414,3 +427,75 @@ def test_execution_that_did_not_finish_reports_its_status(status: str) -> None:
 )
 def test_error_text(error: str | None, cause: str | None, expected: str) -> None:
     assert error_text(error, cause) == expected
+
+
+# what a failed run learned ------------------------------------------------------------------------------
+
+
+def fail_history(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """GetExecutionHistory events of a run that failed: its last state entered is the Fail state, with the state."""
+    return [
+        {"type": "ExecutionStarted", "id": 1, "executionStartedEventDetails": {"input": "{}"}},
+        {"type": "TaskStateEntered", "id": 2, "stateEnteredEventDetails": {"name": "Snapshot", "input": "{}"}},
+        {
+            "type": "FailStateEntered",
+            "id": 9,
+            "stateEnteredEventDetails": {"name": "Failed", "input": json.dumps(state)},
+        },
+        {"type": "ExecutionFailed", "id": 10, "executionFailedEventDetails": {"error": "SchemaMismatch"}},
+    ]
+
+
+def test_a_failed_run_keeps_the_checks_the_decision_and_its_reasons_from_the_state_it_failed_with() -> None:
+    # Given a run whose checks fired and whose Train step then failed
+    state = copy.deepcopy(PROMOTED_STATE)
+    for key in ("candidate", "validation", "promotion", "outcome"):
+        del state[key]
+    state["failure"] = {"step": "Train", "error": "SchemaMismatch", "cause": LAMBDA_CAUSE}
+    response = described("FAILED", error="SchemaMismatch", cause=LAMBDA_CAUSE)
+
+    # When
+    result = build(response, trigger="schedule", champion_before=2, champion_after=2, history=fail_history(state))
+
+    # Then it is failed, with the error, and keeps what the checks found and why it retrained
+    assert result["outcome"] == "failed"
+    assert result["error_type"] == "SchemaMismatch"
+    assert result["triggered"] is True
+    assert result["reasons"] == ["accuracy 0.71 < 0.8"]
+    assert result["checks"]["metrics"]["triggered"] is True
+    assert result["checks"]["drift"]["n_drifted"] == 1
+    assert result["snapshot"]["rows"] == 600
+    assert result["candidate"] is None
+    assert result["champion_version"] == 2
+
+
+def test_a_failed_run_without_history_still_reports_its_error() -> None:
+    result = build(
+        described("FAILED", error="SchemaMismatch", cause=LAMBDA_CAUSE),
+        trigger="schedule",
+        champion_before=2,
+        champion_after=2,
+    )
+
+    assert (result["checks"], result["triggered"], result["error_type"]) == ({}, False, "SchemaMismatch")
+
+
+def test_a_trigger_that_fired_on_too_little_data_ends_insufficient_data_with_the_count_and_the_floor() -> None:
+    # Given the state NotEnoughData leaves: the checks fired, Snapshot raised InsufficientData
+    message = "training window of 'churn' has 40 labelled rows < training.min_rows 200 (2024-05-01 to 2024-05-08)"
+    cause = json.dumps({"errorMessage": message, "errorType": "InsufficientData"})
+    state = {
+        "run": RUN,
+        "checks": CHECKS,
+        "retrain": True,
+        "error": {"Error": "InsufficientData", "Cause": cause},
+        "outcome": "insufficient-data",
+    }
+
+    result = build(described(state=state), trigger="schedule", champion_before=2, champion_after=2)
+
+    assert result["outcome"] == "insufficient-data"
+    assert result["triggered"] is True
+    assert result["insufficient"] == f"InsufficientData: {message}"
+    assert result["error"] is None
+    assert result["checks"]["metrics"]["triggered"] is True

@@ -612,6 +612,18 @@ class LocalCloud:
                 raise TimeoutError(f"execution {execution_arn} still {described['status']} after {timeout}s")
             time.sleep(poll)
 
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event of an execution's history, oldest first (with each state's input and output)."""
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
     # --------------------------------------------------------------- metrics
     def _publish_emf(self, function: patches.InProcessFunction, text: str) -> None:
         """Turn the function's EMF lines into CloudWatch metric data (what CloudWatch Logs does on AWS)."""

@@ -15,24 +15,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from retrain import aws, fleet, registry, result, training
-from retrain.config import ModelConfig, load_config
-from retrain.data import inference_prefix, labels_prefix, partition_key, read_table_file, to_parquet_bytes
+from retrain.config import ModelConfig
+from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
 from retrain.errors import RetrainError
-from retrain.lifecycle import bootstrap, read_reference
-from retrain.local.cloud import LocalCloud
+from retrain.lifecycle import bootstrap
+from retrain.local.inputs import Inputs, read_inputs, window_ids, window_stamps
 from retrain.settings import Settings
 from retrain.triggers import retrain_request
+
+if TYPE_CHECKING:
+    from retrain.local.cloud import LocalCloud
 
 TRIGGERS = ("schedule", "alarm", "manual")
 StateCallback = Callable[[dict[str, Any]], None]
@@ -75,12 +77,19 @@ def production_log(
     end: datetime,
     prefix: str = "cur",
     flagged: Any = None,
+    source: str = "current window",
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """What production would have logged for CUR: the inference log and the delayed labels.
 
-    Rows get ids and timestamps spread evenly over the monitoring window ending
-    at ``end``, in CUR's order, leaving its first 1% (at most 10 minutes) empty:
-    a trigger fired a little after ``end`` still finds every row in its window.
+    Ids and timestamps: a window that has the ``monitoring.id_column`` keeps its
+    ids (they must be unique), and one that has the ``monitoring.timestamp_column``
+    keeps its timestamps (see :func:`window_stamps`): rows are ordered by them,
+    and if any lies outside the monitoring window ending at ``end`` they are
+    shifted as a block so the last one falls just before ``end``. Otherwise ids
+    are ``<prefix>-NNNNNNN`` and timestamps are spread evenly over the monitoring
+    window, in CUR's order, leaving its first 1% (at most 10 minutes) empty: a
+    trigger fired a little after ``end`` still finds every row in its window.
+
     Features CUR lacks are scored as missing (the model's imputers), but the
     log keeps CUR's own columns, so a schema change upstream reaches the checks
     as it would in production. A classifier's log
@@ -88,28 +97,46 @@ def production_log(
     per class of the champion (what ROC AUC, log loss, Brier and the label-free
     estimate need). ``flagged`` (one boolean per row) becomes the
     ``monitoring.flagged_column`` column: the predictions people flagged.
+
+    Raises
+    ------
+    SchemaMismatch
+        CUR's own id column repeats an id, or its timestamp column holds a value
+        that is not a timestamp (``source`` names CUR in the message).
     """
     mon = config.monitoring
     n = len(current)
-    span = timedelta(days=config.monitoring.window_days)
-    margin = min(span / 100, timedelta(minutes=10))
-    offsets = np.linspace(0.0, 1.0, n, endpoint=False) if n else np.array([])
-    stamps = [end - span + margin + (span - margin) * float(f) for f in offsets]
+    current = current.reset_index(drop=True)
+    order = np.arange(n)
+    if mon.timestamp_column in current.columns:
+        stamps = window_stamps(current[mon.timestamp_column], end=end, window_days=mon.window_days, source=source)
+        order = np.argsort(stamps.to_numpy(), kind="stable")
+        current, stamps = current.iloc[order].reset_index(drop=True), stamps.iloc[order].reset_index(drop=True)
+    else:
+        span = timedelta(days=mon.window_days)
+        margin = min(span / 100, timedelta(minutes=10))
+        offsets = np.linspace(0.0, 1.0, n, endpoint=False) if n else np.array([])
+        spread = [end - span + margin + (span - margin) * float(f) for f in offsets]
+        stamps = pd.Series(pd.to_datetime(spread, utc=True))
+    if mon.id_column in current.columns:
+        ids = window_ids(current[mon.id_column], source=source)
+    else:
+        ids = pd.Series([f"{prefix}-{i:07d}" for i in range(n)])
     scoring = current.reindex(columns=[*config.features.all, *current.columns.difference(config.features.all)])
-    predictions = training.predict(champion, scoring, config)
-    log = current.drop(columns=[config.target], errors="ignore").copy()
-    log.insert(0, mon.timestamp_column, pd.to_datetime(stamps, utc=True))
-    log.insert(0, mon.id_column, [f"{prefix}-{i:07d}" for i in range(n)])
+    predictions = training.predict(champion, scoring, config, source=source)
+    log = current.drop(columns=[config.target, mon.id_column, mon.timestamp_column], errors="ignore").copy()
+    log.insert(0, mon.timestamp_column, stamps.to_numpy())
+    log.insert(0, mon.id_column, ids.to_numpy())
     log[mon.prediction_column] = predictions
     if config.problem == "classification" and hasattr(champion, "predict_proba") and n:
-        proba = champion.predict_proba(training.feature_frame(scoring, config))
+        proba = champion.predict_proba(training.feature_frame(scoring, config, source=source))
         for i, label in enumerate(champion.classes_):
             log[f"{mon.proba_prefix}{label}"] = proba[:, i]
     if flagged is not None:
         flags = np.asarray(flagged, dtype=bool)
         if flags.shape != (n,):
             raise ValueError(f"flagged has shape {flags.shape}, must be ({n},): one flag per row of current.")
-        log[mon.flagged_column] = flags
+        log[mon.flagged_column] = flags[order]
     labels = None
     if config.target in current.columns:
         labels = pd.DataFrame({mon.id_column: log[mon.id_column], config.target: current[config.target].to_numpy()})
@@ -147,22 +174,6 @@ def fire(cloud: LocalCloud, trigger: str, model: str, *, force: bool = False) ->
     return started[0]
 
 
-def _failed(trigger: str, message: str, champion: int | None = None) -> dict[str, Any]:
-    return {
-        "outcome": "failed",
-        "trigger": trigger,
-        "execution_arn": None,
-        "triggered": False,
-        "reasons": [],
-        "champion_version": champion,
-        "checks": {},
-        "candidate": None,
-        "champion": {"version": champion, "metrics": None},
-        "gates": [],
-        "error": message,
-    }
-
-
 def run_in_cloud(
     cloud: LocalCloud,
     config: ModelConfig,
@@ -174,6 +185,7 @@ def run_in_cloud(
     force: bool = False,
     on_state: StateCallback | None = None,
     reference_source: str = "reference data",
+    current_source: str = "current window",
 ) -> dict[str, Any]:
     """Run one window through a deployed local cloud; returns the ``result.json`` dict.
 
@@ -194,7 +206,9 @@ def run_in_cloud(
     bucket, key = aws.split_uri(champion["artifact_uri"])
     model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
     now = datetime.now(UTC)
-    log, labels = production_log(config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"))
+    log, labels = production_log(
+        config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"), source=current_source
+    )
     mon = config.monitoring
     write_partitioned(settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, "predictions")
     if labels is not None:
@@ -207,6 +221,7 @@ def run_in_cloud(
         trigger=trigger,
         champion_before=int(champion["version"]),
         champion_after=int(after["version"]) if after else None,
+        history=None if described["status"] == "SUCCEEDED" else cloud.history(execution),
     )
     if outcome.get("candidate"):
         record = registry.get_version(settings.registry_table, config.model, int(outcome["candidate"]["version"]))
@@ -224,29 +239,47 @@ def local_run(
     out: str | Path = "retrain-out",
     on_state: StateCallback | None = None,
 ) -> dict[str, Any]:
-    """Deploy a local cloud, train v1 from REF, run CUR through the state machine; write ``result.json``."""
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Check the inputs, deploy a local cloud, train v1 from REF, run CUR through the state machine.
+
+    Always writes ``<out>/result.json``. Inputs refused before anything ran give
+    ``outcome: failed`` with ``invalid_input: true`` and the error naming the
+    file (:func:`retrain.local.inputs.read_inputs`); a failed execution keeps
+    what its checks found (:func:`retrain.result.build`).
+    """
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger == {trigger!r}, must be one of {TRIGGERS}")
     try:
-        config = load_config(config_path)
-        config_text = Path(config_path).read_text()
-        reference = read_reference(reference_path, config)
-        current = read_table_file(current_path)
+        inputs = read_inputs(config_path, reference_path, current_path)
+    except RetrainError as exc:
+        return result.write(out, result.refused(trigger, exc))
+    return run_inputs(inputs, trigger=trigger, force=force, out=out, on_state=on_state)
+
+
+def run_inputs(
+    inputs: Inputs,
+    *,
+    trigger: str = "schedule",
+    force: bool = False,
+    out: str | Path = "retrain-out",
+    on_state: StateCallback | None = None,
+) -> dict[str, Any]:
+    """Deploy a local cloud and run checked inputs through it; writes and returns ``result.json``."""
+    from retrain.local.cloud import LocalCloud
+
+    try:
         with LocalCloud() as cloud:
             outcome = run_in_cloud(
                 cloud,
-                config,
-                config_text,
-                reference,
-                current,
+                inputs.config,
+                inputs.config_text,
+                inputs.reference,
+                inputs.current,
                 trigger=trigger,
                 force=force,
                 on_state=on_state,
-                reference_source=f"reference data {reference_path}",
+                reference_source=inputs.reference_source,
+                current_source=inputs.current_source,
             )
     except RetrainError as exc:
-        outcome = _failed(trigger, f"{type(exc).__name__}: {exc}")
-    (out_dir / "result.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")
-    return outcome
+        outcome = result.refused(trigger, exc, invalid_input=False)
+    return result.write(out, outcome)

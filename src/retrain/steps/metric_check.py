@@ -29,9 +29,11 @@ from retrain.contracts import CheckOut, Run
 from retrain.data import read_partitions, require_columns
 from retrain.metrics import (
     DEFAULT_MIN_SAMPLES,
+    AlignedLabels,
     EstimatedResult,
     FlaggedResult,
     MetricsReport,
+    align_labels,
     evaluate_estimated,
     evaluate_flagged,
     evaluate_performance,
@@ -40,7 +42,7 @@ from retrain.metrics import (
     probability_columns,
     realized_performance,
 )
-from retrain.observability import metrics
+from retrain.observability import logger, metrics
 from retrain.settings import Settings
 from retrain.steps.common import inference_window, labels_since, load_model_config, window_bounds
 
@@ -69,8 +71,12 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
 
     An empty window is insufficient data for every signal, never a trigger. A
     log without the id or prediction column, a ``flagged`` column that is not
-    boolean, or a flags feed without the id column is a
-    :class:`~retrain.errors.SchemaMismatch`.
+    boolean, a flags feed without the id column, regression labels that are not
+    finite numbers, or classification labels encoded differently from the
+    champion's classes (:func:`~retrain.metrics.align_labels`) is a
+    :class:`~retrain.errors.SchemaMismatch`. Labels of a class the champion never
+    saw, among labels it knows, are scored as misses and listed in
+    ``details["unseen_labels"]``.
     """
     config = load_model_config(settings, run.model)
     triggers, mon = config.triggers, config.monitoring
@@ -93,9 +99,10 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         )
     require_columns(inference, [mon.id_column, mon.prediction_column], what="inference log")
     columns, classes = _probabilities(inference, config)
+    labelled = _labelled(settings, config, run, inference, classes)  # checked before anything is published
     metrics.add_dimension(name="model", value=run.model)
     signals = {
-        "performance": _performance(settings, config, run, inference, columns, classes, details),
+        "performance": _performance(config, inference, labelled, columns, classes, details),
         "flagged": _flagged(settings, config, run, inference, details),
         "estimated": _estimated(config, inference, columns, classes, details),
     }
@@ -130,26 +137,49 @@ def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
     return frame[columns].to_numpy(dtype=np.float64, na_value=np.nan) if columns else None
 
 
+@dataclass(frozen=True)
+class _Labelled:
+    """The window's predictions that received a label, the share that did, and their checked labels."""
+
+    joined: pd.DataFrame
+    match_rate: float
+    labels: AlignedLabels
+
+
+def _labelled(
+    settings: Settings, config: ModelConfig, run: Run, inference: pd.DataFrame, classes: list[Any]
+) -> _Labelled:
+    """Join the labels that arrived to the predictions and check them against the champion (:func:`align_labels`)."""
+    mon = config.monitoring
+    labels, _ = labels_since(settings, config, *window_bounds(run))
+    if labels.empty:
+        joined, match_rate = inference.iloc[0:0].assign(**{config.target: []}), 0.0
+    else:
+        joined, match_rate = join_labels(inference, labels, id_column=mon.id_column, target=config.target)
+    y_pred = joined[mon.prediction_column].to_numpy()
+    model = f"v{run.champion_version}" if run.champion_version else "the champion"
+    aligned = align_labels(
+        config.problem, joined[config.target], y_pred, classes=classes, column=config.target, model=model
+    )
+    return _Labelled(joined=joined, match_rate=match_rate, labels=aligned)
+
+
 def _performance(
-    settings: Settings,
     config: ModelConfig,
-    run: Run,
     inference: pd.DataFrame,
+    labelled: _Labelled,
     columns: list[str],
     classes: list[Any],
     details: dict[str, Any],
 ) -> _Signal:
     """Realized metrics on the labelled predictions; the performance trigger's verdict."""
     mon, trigger = config.monitoring, config.triggers.performance
-    labels, _ = labels_since(settings, config, *window_bounds(run))
-    if labels.empty:
-        joined, match_rate = inference.iloc[0:0].assign(**{config.target: []}), 0.0
-    else:
-        joined, match_rate = join_labels(inference, labels, id_column=mon.id_column, target=config.target)
-    y_true = joined[config.target].to_numpy()
-    y_pred = joined[mon.prediction_column].to_numpy()
+    joined, match_rate = labelled.joined, labelled.match_rate
+    y_true, y_pred = labelled.labels.values, joined[mon.prediction_column].to_numpy()
     n = len(joined)
     details.update(n=n, match_rate=round(match_rate, 6))
+    if labelled.labels.unseen:
+        _report_unseen(labelled.labels, n, details)
     common: dict[str, Any] = {
         "proba": _matrix(joined, columns),
         "classes": classes or None,
@@ -173,6 +203,19 @@ def _performance(
         if trigger.use != "estimate" and result.judged is not None:
             metrics.add_metric(name=f"{trigger.metric}_{trigger.use}", unit=MetricUnit.NoUnit, value=result.judged)
     return _Signal(enabled=True, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason)
+
+
+def _report_unseen(aligned: AlignedLabels, n: int, details: dict[str, Any]) -> None:
+    """A new class among the labels: the champion cannot predict it (each such row is a miss); say so."""
+    details["unseen_labels"] = {"labels": aligned.unseen, "rows": aligned.unseen_rows, "classes": aligned.classes}
+    logger.warning(
+        "labels %s were never seen by the champion, which knows %s: %d of %d labelled predictions are of a new "
+        "class and count as misses",
+        aligned.unseen,
+        aligned.classes,
+        aligned.unseen_rows,
+        n,
+    )
 
 
 def _flags(settings: Settings, config: ModelConfig, run: Run, inference: pd.DataFrame) -> tuple[np.ndarray, str, int]:

@@ -18,7 +18,10 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
 
     The rows are put in time order, so the manifest's holdout is the most recent
     part. The snapshot's drift reference profile is stored next to it. Raises
-    :class:`~retrain.errors.InsufficientData` below ``training.min_rows``.
+    :class:`~retrain.errors.SchemaMismatch` when a classification target holds
+    continuous values or mixes types (:func:`retrain.training.classification_target`,
+    the Train step's own check), and :class:`~retrain.errors.InsufficientData`
+    below ``training.min_rows``; either way nothing is written.
     """
     config = load_model_config(settings, run.model)
     mon = config.monitoring
@@ -41,6 +44,11 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
             sample = sample.reindex(columns=columns)
             sources += ref_sources
             frame = pd.concat([sample, frame], ignore_index=True)
+    if config.problem == "classification":
+        # retrain.training loads scikit-learn: imported for classifiers only, other models' snapshots skip it.
+        from retrain.training import classification_target
+
+        classification_target(frame[config.target], config.target, f"labelled training window of {run.model!r}")
     if len(frame) < config.training.min_rows:
         raise InsufficientData(
             f"training window of {run.model!r} has {len(frame)} labelled rows < training.min_rows "
