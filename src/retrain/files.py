@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrain.errors import DataNotFound, InsufficientData, SchemaMismatch, UnreadableData
+from retrain.errors import DataNotFound, InsufficientData, RetrainError, SchemaMismatch, UnreadableData
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -190,18 +190,28 @@ def parse_table(data: bytes, name: str, *, what: str | None = None) -> pd.DataFr
 
 
 def _parquet(data: bytes, what: str) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Parquet through pandas' engine (pyarrow locally, fastparquet in the Lambda layer); each raises its own types."""
+    import pandas as pd
 
     try:
-        _refuse_duplicates(pq.read_schema(io.BytesIO(data)).names, what)
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise UnreadableData(f"{what} is a corrupt Parquet file: {exc}") from exc
+        _refuse_duplicates(_parquet_columns(data), what)
+        frame = pd.read_parquet(io.BytesIO(data))
+    except RetrainError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pyarrow, fastparquet and thrift each raise their own errors
+        raise UnreadableData(f"{what} is a corrupt Parquet file: {type(exc).__name__}: {exc}") from exc
+    _refuse_duplicates([str(c) for c in frame.columns], what)
+    return frame
+
+
+def _parquet_columns(data: bytes) -> list[str]:
+    """The column names in a Parquet file's schema, when pyarrow is installed (an engine may refuse duplicates
+    with a message that does not say so); [] otherwise."""
     try:
-        return table.to_pandas()
-    except (pa.ArrowException, ValueError) as exc:
-        raise UnreadableData(f"{what}: its Parquet columns cannot become a table: {exc}") from exc
+        import pyarrow.parquet as pq
+    except ImportError:
+        return []
+    return list(pq.read_schema(io.BytesIO(data)).names)
 
 
 def _refuse_duplicates(columns: list[str], what: str) -> None:

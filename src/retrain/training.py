@@ -41,6 +41,7 @@ from retrain import artifact_safety
 from retrain.artifact_safety import TRUSTED_TYPES
 from retrain.config import ModelConfig, Problem
 from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
+from retrain.targets import MAX_FLOAT_CLASSES, classification_target, float_label  # noqa: F401 - re-exported
 
 _CLASSIFIERS: dict[str, str] = {
     "LogisticRegression": "sklearn.linear_model",
@@ -564,100 +565,13 @@ def _numeric_column(column: pd.Series, name: str, source: str) -> pd.Series:
     return values.where(np.isfinite(values), np.nan)
 
 
-#: A float classification target is taken as classes only with at most this many distinct values.
-MAX_FLOAT_CLASSES = 50
-
-
-def classification_target(column: pd.Series, name: str, source: str) -> pd.Series:
-    """The labels of a classification target's non-missing rows, as classes; a continuous target is refused.
-
-    Strings and booleans are classes as they are, integers too (as int64). A
-    float target (also how a column of integer labels with missing values is
-    read) is taken as classes when every non-missing value is a whole number and
-    there are at most :data:`MAX_FLOAT_CLASSES` distinct values; its labels come
-    out as int64 (``0.0``/``1.0`` become ``0``/``1``, as integer labels read
-    elsewhere). The rule depends only on the set of values, never on the row
-    count, so any part of an accepted column (a snapshot's training part) is
-    accepted too: the bootstrap's check, the Snapshot step and the training
-    cannot disagree.
-
-    Parameters
-    ----------
-    column
-        The target column; rows without a value are dropped.
-    name
-        The column's name, for messages.
-    source
-        Names the data set in messages (``"training data"``).
-
-    Returns
-    -------
-    pandas.Series
-        The labels of the rows with a value, with their index.
-
-    Raises
-    ------
-    SchemaMismatch
-        A float target holds a value that is not a whole number, or more than
-        :data:`MAX_FLOAT_CLASSES` distinct values (it looks like a regression
-        target); or the labels mix types (text and numbers).
-    """
-    labels = column[column.notna()]
-    if pd.api.types.is_bool_dtype(labels.dtype):
-        return labels.astype(bool)
-    if pd.api.types.is_integer_dtype(labels.dtype):
-        return labels.astype("int64")
-    if pd.api.types.is_float_dtype(labels.dtype):
-        return _whole_number_classes(labels, name, source)
-    kind = pd.api.types.infer_dtype(labels, skipna=True)
-    if kind == "integer":
-        return labels.astype("int64")
-    if kind in ("floating", "mixed-integer-float", "decimal"):
-        return _whole_number_classes(labels.astype("float64"), name, source)
-    first = labels.iloc[0] if len(labels) else None
-    other = next((v for v in labels if type(v) is not type(first)), None) if kind.startswith("mixed") else None
-    if other is not None:
-        raise SchemaMismatch(
-            f"{source}: target column {name!r} mixes types (e.g. {first!r} and {other!r}); "
-            "a classification target's labels must all be text, all numbers or all booleans"
-        )
-    return labels
-
-
-def _whole_number_classes(labels: pd.Series, name: str, source: str) -> pd.Series:
-    """A float target's labels as int64 classes; see :func:`classification_target`."""
-    values = labels.to_numpy(dtype="float64")
-    whole = np.isfinite(values) & (np.abs(values) < 2.0**53)
-    whole[whole] = values[whole] == np.round(values[whole])
-    if not whole.all():
-        raise SchemaMismatch(
-            f"{source}: target column {name!r} holds continuous values (e.g. {float(values[~whole][0])!r}); "
-            "a classification target must be discrete - set problem: regression?"
-        )
-    distinct = np.unique(values)
-    if distinct.size > MAX_FLOAT_CLASSES:
-        shown = ", ".join(_float_label(v) for v in distinct[:3])
-        raise SchemaMismatch(
-            f"{source}: target column {name!r} holds {distinct.size} distinct numbers ({shown}, ...), more than the "
-            f"{MAX_FLOAT_CLASSES} classes a float target may have; a classification target must be discrete "
-            "- set problem: regression?"
-        )
-    return labels.astype("int64")
-
-
 def _categorical_column(column: pd.Series) -> pd.Series:
     missing = column.isna().to_numpy()
     if pd.api.types.is_float_dtype(column):
         values = column.to_numpy(dtype="float64", na_value=np.nan)
-        text = [_float_label(v) for v in values]
+        text = [float_label(v) for v in values]
     else:
         text = [str(v) for v in column.to_numpy(dtype=object)]
     out = np.asarray(text, dtype=object)
     out[missing] = np.nan
     return pd.Series(out, index=column.index, dtype=object, name=column.name)
-
-
-def _float_label(value: float) -> str:
-    if np.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return str(value)

@@ -11,6 +11,7 @@ from retrain.errors import InsufficientData
 from retrain.metrics import join_labels
 from retrain.settings import Settings
 from retrain.steps.common import inference_window, labels_since, load_model_config
+from retrain.targets import classification_target
 
 
 def run(run: Run, *, settings: Settings) -> SnapshotRef:
@@ -19,7 +20,7 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
     The rows are put in time order, so the manifest's holdout is the most recent
     part. The snapshot's drift reference profile is stored next to it. Raises
     :class:`~retrain.errors.SchemaMismatch` when a classification target holds
-    continuous values or mixes types (:func:`retrain.training.classification_target`,
+    continuous values or mixes types (:func:`retrain.targets.classification_target`,
     the Train step's own check), and :class:`~retrain.errors.InsufficientData`
     below ``training.min_rows``; either way nothing is written.
     """
@@ -45,9 +46,6 @@ def run(run: Run, *, settings: Settings) -> SnapshotRef:
             sources += ref_sources
             frame = pd.concat([sample, frame], ignore_index=True)
     if config.problem == "classification":
-        # retrain.training loads scikit-learn: imported for classifiers only, other models' snapshots skip it.
-        from retrain.training import classification_target
-
         classification_target(frame[config.target], config.target, f"labelled training window of {run.model!r}")
     if len(frame) < config.training.min_rows:
         raise InsufficientData(
