@@ -92,7 +92,8 @@ def window_ids(column: pd.Series, *, source: str) -> pd.Series:
 def window_stamps(column: pd.Series, *, end: datetime, window_days: float, source: str) -> pd.Series:
     """A window's own timestamps as UTC, moved as a block to end just before ``end`` if any lies outside the window.
 
-    Naive timestamps are read as UTC. The block keeps its spacing: a window that
+    Naive timestamps are read as UTC, numbers as epoch seconds (milliseconds
+    when larger than 1e11). The block keeps its spacing: a window that
     spans more than ``monitoring.window_days`` keeps its latest rows in the
     monitoring window and the earlier ones before it, as production would.
 
@@ -104,7 +105,12 @@ def window_stamps(column: pd.Series, *, end: datetime, window_days: float, sourc
     import pandas as pd
 
     name = column.name
-    stamps = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        # Epoch numbers: seconds, or milliseconds when too large to be seconds (after the year 5138).
+        unit = "ms" if column.abs().max() > 1e11 else "s"
+        stamps = pd.to_datetime(column, utc=True, errors="coerce", unit=unit)
+    else:
+        stamps = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
     bad = stamps.isna()
     if bad.any():
         example = column[bad].iloc[0]
