@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from retrain import files
 from retrain.errors import SchemaMismatch
@@ -107,7 +107,7 @@ def window_stamps(column: pd.Series, *, end: datetime, window_days: float, sourc
     name = column.name
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         # Epoch numbers: seconds, or milliseconds when too large to be seconds (after the year 5138).
-        unit = "ms" if column.abs().max() > 1e11 else "s"
+        unit: Literal["ms", "s"] = "ms" if column.abs().max() > 1e11 else "s"
         stamps = pd.to_datetime(column, utc=True, errors="coerce", unit=unit)
     else:
         stamps = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
