@@ -61,12 +61,22 @@ lint: $(STAMP) $(TOOLS_STAMP)
 # every small fit several times slower (measured: one fit 6.7 s threaded vs 0.32 s single-threaded).
 # The fault suite (faults injected into moto's backends, timed-out handlers left running) and the
 # load test (100 executions at once) each run in a process of their own, so neither leaves state
-# behind for the other tests.
+# behind for the other tests. Two lanes run at once, one per core, each test process single-threaded
+# and with its own local cloud and temporary folder: the e2e suite in one; unit, integration, the
+# fault suite and the load test in the other. The e2e lane's output is printed when both are done.
 ISOLATED = tests/e2e/test_faults.py tests/e2e/test_load.py
+PYTEST = $(PY) -m pytest -q -m "not build" -p no:cacheprovider
 test: export OMP_NUM_THREADS = 1
 test: lint
-	$(PY) -m pytest -q -m "not build" $(foreach t,$(ISOLATED),--ignore=$(t))
-	$(foreach t,$(ISOLATED),$(PY) -m pytest -q -m "not build" $(t) &&) true
+	@rm -rf .pytest-lanes && mkdir -p .pytest-lanes
+	@echo "lane e2e: tests/e2e (output below when both lanes are done)"
+	@$(PYTEST) --basetemp=.pytest-lanes/e2e tests/e2e $(foreach t,$(ISOLATED),--ignore=$(t)) \
+		> .pytest-lanes/e2e.log 2>&1 & e2e=$$!; \
+	echo "lane 2: tests/unit tests/integration, then $(ISOLATED)"; \
+	$(PYTEST) --basetemp=.pytest-lanes/main tests/unit tests/integration \
+		$(foreach t,$(ISOLATED),&& $(PYTEST) --basetemp=.pytest-lanes/$(basename $(notdir $(t))) $(t)); \
+	other=$$?; wait $$e2e; lane=$$?; echo "== lane e2e (exit $$lane)"; cat .pytest-lanes/e2e.log; \
+	test $$other -eq 0 -a $$lane -eq 0
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
