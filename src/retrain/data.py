@@ -34,11 +34,6 @@ from retrain.layout import (  # noqa: F401 - the data layout's names, re-exporte
 )
 
 
-def read_table_bytes(data: bytes, name: str) -> pd.DataFrame:
-    """Parse CSV or Parquet bytes, chosen by the name's suffix (see :func:`retrain.files.parse_table`)."""
-    return parse_table(data, name)
-
-
 def _read_object(bucket: str, key: str) -> pd.DataFrame:
     return parse_table(aws.get_bytes(bucket, key), key, what=aws.uri(bucket, key))
 

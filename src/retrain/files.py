@@ -109,10 +109,7 @@ def load_table(path: str | Path, role: str) -> RawTable:
         See the module's docstring.
     """
     path = Path(path)
-    what = describe(path, role)
-    if path.exists() and not path.is_dir() and not path.name.lower().endswith(TABLE_SUFFIXES):
-        raise UnreadableData(f"{what}: the format {path.suffix or '(no suffix)'!r} is not read; use {_formats()}")
-    return raw_table(read_bytes(path, role), path.name, what=what)
+    return raw_table(read_bytes(path, role), path.name, what=describe(path, role))
 
 
 def raw_table(data: bytes, name: str, *, what: str | None = None) -> RawTable:
@@ -129,7 +126,8 @@ def raw_table(data: bytes, name: str, *, what: str | None = None) -> RawTable:
             )
         return RawTable(name, what, data, None)
     if not lowered.endswith((".csv", ".csv.gz")):
-        raise UnreadableData(f"{what}: the format of {name!r} is not read; use {_formats()}")
+        suffix = Path(name).suffix or "(no suffix)"
+        raise UnreadableData(f"{what}: the format {suffix!r} is not read; use {_formats()}")
     if lowered.endswith(".gz"):
         try:
             data = gzip.decompress(data)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from retrain import aws, files, fleet, registry, snapshot, training
+from retrain import aws, files, fleet, registry, snapshot, targets, training
 from retrain.champion import publish_champion
 from retrain.config import ModelConfig, loads_config, read_config_text
 from retrain.contracts import Candidate, SnapshotRef, ValidationOut
@@ -104,10 +104,16 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
         ``training.min_rows``, no labelled holdout row, or (classification) fewer
         than two classes among the training rows.
     """
-    training.build_pipeline(config)  # the estimator is allowlisted and its parameters valid
+    check_config(config)
     require_columns(reference, [*config.features.all, config.target], what=source)
     frame = reference[[*config.features.all, config.target]].reset_index(drop=True)
     training.feature_frame(frame, config, source=source)  # numeric features are numeric
+    # A classifier's labels as training will see them (whole-number floats as int classes); continuous ones refused.
+    typed = (
+        training.classification_target(frame[config.target], config.target, source)
+        if config.problem == "classification"
+        else None
+    )
     labelled = _labelled(frame[config.target], config, source)
     n_rows = len(frame)
     if n_rows < 2:
@@ -128,10 +134,8 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
         )
     if not labelled[n_train:].any():
         raise InsufficientData(f"{source}: no holdout row has a target {config.target!r} ({split})")
-    if config.problem == "classification":
-        # The labels training will see (whole-number floats as int classes); accepted above, so never raises.
-        targets = training.classification_target(frame[config.target].iloc[:n_train], config.target, source)
-        classes = targets.unique().tolist()
+    if typed is not None:
+        classes = typed[typed.index < n_train].unique().tolist()
         if len(classes) < 2:
             raise InsufficientData(
                 f"{source}: target {config.target!r} has {len(classes)} class ({', '.join(map(repr, classes))}) "
@@ -141,28 +145,19 @@ def check_inputs(config: ModelConfig, reference: pd.DataFrame, *, source: str = 
 
 
 def _labelled(target: pd.Series, config: ModelConfig, source: str) -> np.ndarray:
-    """Which rows have a target the training can use.
-
-    A regression target must be a finite number; a classification target must
-    be discrete (:func:`retrain.training.classification_target`, whose rule
-    accepts every part of an accepted column, so the training part is accepted too).
-    """
+    """Which rows have a target the training can use (a regression target must be a finite number)."""
     if config.problem == "classification":
-        training.classification_target(target, config.target, source)
         return np.asarray(target.notna(), dtype=bool)
-    column = target.astype("float64") if pd.api.types.is_bool_dtype(target) else target
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna() & target.notna()
+    values, bad = targets.numbers(target)
     if bad.any():
         raise SchemaMismatch(
             f"{source}: target column {config.target!r} must be numeric, found {target[bad].iloc[0]!r} "
             f"({int(bad.sum())} non-numeric values)"
         )
-    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    infinite = np.isinf(numbers)
+    infinite = np.isinf(values)
     if infinite.any():
         raise SchemaMismatch(f"{source}: target column {config.target!r} holds {int(infinite.sum())} infinite values")
-    return np.asarray(~np.isnan(numbers), dtype=bool)
+    return np.asarray(~np.isnan(values), dtype=bool)
 
 
 def read_config(path: str | Path) -> tuple[ModelConfig, str]:

@@ -42,6 +42,7 @@ from retrain.config import (
     signal_metrics_for,
 )
 from retrain.errors import InsufficientData, SchemaMismatch
+from retrain.targets import float_label, numbers
 
 _NUMERIC_KINDS = {"integer", "floating", "boolean", "mixed-integer-float", "decimal"}
 #: Bootstrap weights are drawn in blocks of at most this many cells (resamples x rows), 16 MB of float64.
@@ -1269,17 +1270,12 @@ def align_labels(
 
 def _regression_labels(values: np.ndarray, column: str, step: str) -> np.ndarray:
     """Regression labels as float64; a label that is not a finite number raises SchemaMismatch."""
-    series = pd.Series(values)
-    if pd.api.types.is_bool_dtype(series.dtype):
-        series = series.astype(np.float64)
-    numbers = pd.to_numeric(series, errors="coerce")
-    bad = (numbers.isna() & series.notna()).to_numpy()
+    array, bad = numbers(pd.Series(values))
     if bad.any():
         raise SchemaMismatch(
             f"{step} step: labels column {column!r} must be numeric for a regression model, found "
             f"{_plain(values[bad][0])!r} ({int(bad.sum())} non-numeric of {values.size} labels)"
         )
-    array = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     infinite = int(np.isinf(array).sum())
     if infinite:
         raise SchemaMismatch(
@@ -1294,16 +1290,12 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _number_key(number: float) -> str:
-    return str(int(number)) if number.is_integer() else repr(number)
-
-
 def _class_key(value: Any) -> str:
     """What every spelling of a class shares: ``1``, ``1.0``, ``"1"``, ``True``, ``"true"`` -> ``"1"``."""
     if isinstance(value, bool | np.bool_ | int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
-        return _number_key(float(value))
+        return float_label(float(value))
     text = str(value).strip()
     if text.lower() in ("true", "false"):
         return "1" if text.lower() == "true" else "0"
@@ -1311,10 +1303,10 @@ def _class_key(value: Any) -> str:
         number = float(text)
     except ValueError:
         return text
-    return _number_key(number) if math.isfinite(number) else text
+    return float_label(number) if math.isfinite(number) else text
 
 
-def _is_number_key(key: str) -> bool:
+def _isfloat_label(key: str) -> bool:
     try:
         float(key)
     except ValueError:
@@ -1326,7 +1318,7 @@ def _kind_of(keys: Any) -> str:
     """The kind of some class keys: ``"whole numbers"``, ``"fractional numbers"``, ``"numbers"`` (both), ``"text"``
     or ``"mixed"`` (text and numbers)."""
     kinds = {
-        ("whole numbers" if float(key).is_integer() else "fractional numbers") if _is_number_key(key) else "text"
+        ("whole numbers" if float(key).is_integer() else "fractional numbers") if _isfloat_label(key) else "text"
         for key in keys
     }
     if len(kinds) == 1:
@@ -1355,7 +1347,7 @@ def _as_kind(key: str, value: Any, class_kind: str) -> Any:
 
 def _label_order(value: Any) -> tuple[int, float, str]:
     key = _class_key(value)
-    return (0, float(key), "") if _is_number_key(key) else (1, 0.0, str(value))
+    return (0, float(key), "") if _isfloat_label(key) else (1, 0.0, str(value))
 
 
 def _sorted_labels(values: Any) -> list[Any]:

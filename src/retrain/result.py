@@ -34,14 +34,20 @@ OUTCOMES = (
 )
 
 
+def _lambda_error(cause: str | None) -> dict[str, Any]:
+    """A Lambda error's cause as a dict (``errorType``, ``errorMessage``); {} for a plain-text or no cause."""
+    try:
+        parsed = json.loads(cause) if cause else None
+    except json.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def error_text(error: str | None, cause: str | None) -> str:
     """``ErrorType: message`` from a failed execution's error and cause."""
     if cause:
-        try:
-            parsed = json.loads(cause)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
+        parsed = _lambda_error(cause)
+        if "errorMessage" in parsed:
             return f"{parsed.get('errorType', error)}: {parsed['errorMessage']}"
         return f"{error}: {cause}" if error else cause
     return error or "unknown error"
@@ -140,37 +146,44 @@ def write(out: str | Path, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def refused(trigger: str, exc: Exception, *, invalid_input: bool = True) -> dict[str, Any]:
-    """``result.json`` of a run that never started: ``invalid_input`` when its inputs were refused."""
+def _blank(
+    trigger: str,
+    *,
+    execution_arn: str | None = None,
+    status: str | None = None,
+    champion_before: int | None = None,
+    champion_after: int | None = None,
+) -> dict[str, Any]:
+    """A ``failed`` result that learned nothing yet: every contract field, empty."""
     return {
         "outcome": "failed",
         "trigger": trigger,
-        "execution_arn": None,
+        "execution_arn": execution_arn,
+        "status": status,
         "triggered": False,
         "reasons": [],
-        "champion_version": None,
+        "champion_version": champion_after,
         "checks": {},
         "snapshot": None,
         "candidate": None,
-        "champion": {"version": None, "metrics": None},
+        "champion": {"version": champion_before, "metrics": None},
         "gates": [],
-        "error": f"{type(exc).__name__}: {exc}",
-        "error_type": type(exc).__name__,
-        "invalid_input": invalid_input,
+        "error": None,
+        "error_type": None,
         "reconcile": None,
     }
 
 
+def refused(trigger: str, exc: Exception, *, invalid_input: bool = True) -> dict[str, Any]:
+    """``result.json`` of a run that never started: ``invalid_input`` when its inputs were refused."""
+    result = _blank(trigger)
+    result.update(error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__, invalid_input=invalid_input)
+    return result
+
+
 def error_type(error: str | None, cause: str | None) -> str | None:
     """The error's class name (``SchemaMismatch``) from a failed execution's or state's error and cause."""
-    if cause:
-        try:
-            parsed = json.loads(cause)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict) and parsed.get("errorType"):
-            return str(parsed["errorType"])
-    return error
+    return str(_lambda_error(cause).get("errorType") or "") or error
 
 
 def last_state(history: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -205,23 +218,13 @@ def build(
     found, whether a retrain was triggered and why, the snapshot and any gates.
     """
     status = described.get("status")
-    result: dict[str, Any] = {
-        "outcome": "failed",
-        "trigger": trigger,
-        "execution_arn": described.get("executionArn"),
-        "status": status,
-        "triggered": False,
-        "reasons": [],
-        "champion_version": champion_after,
-        "checks": {},
-        "snapshot": None,
-        "candidate": None,
-        "champion": {"version": champion_before, "metrics": None},
-        "gates": [],
-        "error": None,
-        "error_type": None,
-        "reconcile": None,
-    }
+    result = _blank(
+        trigger,
+        execution_arn=described.get("executionArn"),
+        status=status,
+        champion_before=champion_before,
+        champion_after=champion_after,
+    )
     if status == "SUCCEEDED":
         state = json.loads(described.get("output") or "{}")
         result["outcome"] = state.get("outcome", "failed")

@@ -26,8 +26,9 @@ import pandas as pd
 
 from retrain import aws
 from retrain.contracts import SnapshotRef
-from retrain.data import read_table_bytes, to_parquet_bytes
+from retrain.data import to_parquet_bytes
 from retrain.errors import ArtifactIntegrityError, DataNotFound, InsufficientData
+from retrain.files import parse_table
 from retrain.layout import MODEL_PROFILE_FILE
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def load(bucket: str, model: str, snapshot_id: str) -> tuple[pd.DataFrame, dict[
         raise ArtifactIntegrityError(
             f"snapshot {snapshot_id[:12]} data sha256 mismatch: manifest {expected[:12]}, object {actual[:12]}"
         )
-    return read_table_bytes(data, "data.parquet"), manifest
+    return parse_table(data, "data.parquet"), manifest
 
 
 def split(frame: pd.DataFrame, manifest: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

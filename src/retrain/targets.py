@@ -11,6 +11,21 @@ import pandas as pd
 
 from retrain.errors import SchemaMismatch
 
+
+def numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column read as numbers: ``(float64 values, not-a-number mask)``.
+
+    Booleans count as 0 and 1; missing values are NaN and not in the mask; the
+    mask marks the values that are present but are no number (``"ten"``).
+    Infinities are kept: callers refuse or drop them.
+    """
+    if pd.api.types.is_bool_dtype(column):
+        column = column.astype("float64")
+    values = pd.to_numeric(column, errors="coerce")
+    bad = (values.isna() & column.notna()).to_numpy()
+    return values.to_numpy(dtype="float64", na_value=np.nan), bad
+
+
 #: A float classification target is taken as classes only with at most this many distinct values.
 MAX_FLOAT_CLASSES = 50
 

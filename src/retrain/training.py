@@ -41,7 +41,7 @@ from retrain import artifact_safety
 from retrain.artifact_safety import TRUSTED_TYPES
 from retrain.config import ModelConfig, Problem
 from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
-from retrain.targets import MAX_FLOAT_CLASSES, classification_target, float_label  # noqa: F401 - re-exported
+from retrain.targets import MAX_FLOAT_CLASSES, classification_target, float_label, numbers  # noqa: F401 - re-exported
 
 _CLASSIFIERS: dict[str, str] = {
     "LogisticRegression": "sklearn.linear_model",
@@ -552,17 +552,13 @@ def _validate_params(estimator: BaseEstimator, class_name: str) -> None:
 
 
 def _numeric_column(column: pd.Series, name: str, source: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(column):
-        column = column.astype("float64")
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna() & column.notna()
+    values, bad = numbers(column)
     if bad.any():
         example = column[bad].iloc[0]
         raise SchemaMismatch(
             f"{source} column {name!r} must be numeric, found {example!r} ({int(bad.sum())} non-numeric values)"
         )
-    values = values.astype("float64")
-    return values.where(np.isfinite(values), np.nan)
+    return pd.Series(np.where(np.isfinite(values), values, np.nan), index=column.index, name=column.name)
 
 
 def _categorical_column(column: pd.Series) -> pd.Series:

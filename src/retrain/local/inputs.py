@@ -39,9 +39,10 @@ def read_inputs(config_path: str | Path, reference_path: str | Path, current_pat
        UTF-8 (CSV and YAML) and has no duplicated column name; the config's
        fields are valid. Nothing heavy is imported yet.
     2. The tables are parsed (corrupt Parquet, malformed CSV, a header without rows).
-    3. The config's estimator as ``retrain validate-config`` checks it, REF as
-       ``retrain bootstrap`` does (columns, types, rows, classes), and CUR's own
-       id and timestamp columns, if it has them. CUR may lack features or add
+    3. The config's estimator as ``retrain validate-config`` checks it and REF
+       as ``retrain bootstrap`` does: columns, types, rows, classes (both in
+       :func:`retrain.lifecycle.check_inputs`); CUR's own id and timestamp
+       columns, if it has them. CUR may lack features or add
        some: that is what the drift check looks for.
 
     Raises
@@ -61,7 +62,6 @@ def read_inputs(config_path: str | Path, reference_path: str | Path, current_pat
 
     from retrain import lifecycle
 
-    lifecycle.check_config(config)
     reference = lifecycle.check_inputs(config, reference, source=raw_reference.what)
     mon = config.monitoring
     if mon.id_column in current.columns:
