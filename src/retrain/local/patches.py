@@ -155,7 +155,8 @@ class _Invocation:
     :func:`_frozen_api_call`) versus the thread being stopped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, output: io.StringIO | None = None) -> None:
+        self.output = output  # where the handler's prints and logs go
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.running = False  # in the handler
@@ -166,6 +167,7 @@ class _Invocation:
 
     def run(self, call: Callable[[], Any]) -> None:
         _THREAD.invocation = self
+        _THREAD.output = self.output
         outcome: tuple[bool, Any]
         try:
             try:
@@ -285,20 +287,56 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+class _Routed:
+    """A process-wide stream that gives each invocation its own: a handler's writes go to its invocation's output.
+
+    On Lambda every function has its own stdout. Here the handlers share the
+    process's, and the caller (the CLI printing the execution's progress, a
+    test) keeps writing while a handler runs on another thread: only threads
+    that run an invocation (``_THREAD.output``) write to its buffer.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def _target(self) -> Any:
+        output = getattr(_THREAD, "output", None)
+        return self.stream if output is None else output
+
+    def write(self, s: str) -> int:
+        return int(self._target().write(s))
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the process's stream
+        return getattr(self.stream, name)
+
+
+def _routed(stream: Any) -> Any:
+    return stream if isinstance(stream, _Routed) else _Routed(stream)
+
+
 @contextlib.contextmanager
 def _capture_streams(buffer: io.StringIO) -> Iterator[None]:
-    """Send stdout and every stream logging handler's output to ``buffer``."""
+    """Send this thread's (and the handler's worker thread's) stdout and stream logging to ``buffer``.
+
+    Other threads keep writing to the process's streams (see :class:`_Routed`).
+    """
     swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         if not isinstance(logger, logging.Logger):
             continue
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr):
-                swapped.append((handler, handler.setStream(buffer)))
+                swapped.append((handler, handler.setStream(_routed(handler.stream))))
+    previous = getattr(_THREAD, "output", None)
+    _THREAD.output = buffer
     try:
-        with contextlib.redirect_stdout(buffer):
+        with contextlib.redirect_stdout(_routed(sys.stdout)):
             yield
     finally:
+        _THREAD.output = previous
         for handler, stream in swapped:
             handler.setStream(stream)
 
@@ -333,12 +371,12 @@ def _error_payload(exc: BaseException) -> str:
 
 
 def _call_with_deadline(
-    function: InProcessFunction, handler: Callable[[Any, Any], Any], event: Any
+    function: InProcessFunction, handler: Callable[[Any, Any], Any], event: Any, output: io.StringIO
 ) -> tuple[str, bool, str]:
     """Run ``handler`` in a worker thread for at most ``function.timeout`` seconds: ``(payload, errored, log)``."""
     timeout = float(function.timeout)
     context = FakeContext(function)
-    invocation = _Invocation()
+    invocation = _Invocation(output)
     worker = threading.Thread(
         target=invocation.run,
         args=(lambda: handler(event, context),),
@@ -387,7 +425,7 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
         except Exception as exc:  # noqa: BLE001 - every handler error becomes Lambda's error payload
             payload, errored, tail = _error_payload(exc), True, ""
         else:
-            payload, errored, tail = _call_with_deadline(function, handler, event)
+            payload, errored, tail = _call_with_deadline(function, handler, event, buffer)
         # Still under the lock: callbacks (EMF -> CloudWatch) also finish before the cloud stops.
         text = buffer.getvalue() + tail
         function.logs.append(text)
