@@ -41,6 +41,7 @@ FUNCTION_IDS = {
     "validate": "ValidateFunction",
     "promote": "PromoteFunction",
     "reconcile": "ReconcileFunction",
+    "report": "ReportFunction",
 }
 
 
@@ -245,7 +246,7 @@ def generate_houses(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"area_m2": area, "rooms": rooms, "age_years": age, "district": district, "price": price})
 
 
-#: The stable fields of ``result.json`` (README, "Run one window"): later versions add, never rename.
+#: The stable fields of ``result.json`` (docs/local-run.md): later versions add, never rename.
 RESULT_CONTRACT = frozenset(
     {
         "outcome",

@@ -250,6 +250,15 @@ def list_objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
                 yield {"key": item["Key"], "size": item["Size"], "etag": str(item["ETag"]).strip('"')}
 
 
+def list_folders(bucket: str, prefix: str) -> Iterator[str]:
+    """The "folders" just under ``prefix`` (``<prefix><name>/``, S3's common prefixes for ``/``), in key order."""
+    paginator = s3().get_paginator("list_objects_v2")
+    with translated(f"s3://{bucket}/{prefix}"):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            for item in page.get("CommonPrefixes", []):
+                yield item["Prefix"]
+
+
 def empty_bucket(bucket: str) -> int:
     """Delete every object version and delete marker of ``bucket`` (so the stack can delete it); returns the count.
 

@@ -382,3 +382,20 @@ def _words(annotation: Any) -> str:
 
 def _either(options: list[str]) -> str:
     return options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
+
+
+class ReportInput(_Payload):
+    """The Report step's input: the state the run ends with, how it ends, and the execution (context object)."""
+
+    state: dict[str, Any]
+    status: Literal["SUCCEEDED", "FAILED"]
+    execution: ExecutionName
+    execution_arn: Annotated[str, Field(min_length=1, description="an execution ARN")]
+    started_at: Timestamp | None = None
+
+
+class ReportOut(_Payload):
+    """Where the run's report is: ``report.json`` (the ``result.json`` contract) and the page."""
+
+    json_uri: S3Uri
+    html_uri: S3Uri

@@ -1,4 +1,10 @@
-"""The ``result.json`` contract: one run's outcome, checks, candidate, champion and gates.
+"""The ``result.json`` / ``report.json`` contract: one run's outcome, checks, candidate, champion and gates.
+
+One builder, :func:`assemble`, makes it from a run's state data: the
+state machine's last step (Report) calls it with the state it ends with and
+writes ``report.json`` and ``report.html``; the local CLI writes the same dict
+as ``result.json`` (or, when an execution ended before its Report step ran,
+builds it from the execution's history with :func:`build`).
 
 Stable field names (later versions add fields, never rename these): ``outcome``
 (promoted | rejected | no-retrain | already-running | duplicate | cooldown |
@@ -10,7 +16,11 @@ insufficient-data | failed), ``trigger``, ``execution_arn``, ``triggered``,
 rows the training window had, and ``training.min_rows``), ``invalid_input``
 (true when the inputs were refused before anything ran), ``reconcile`` (what
 the run's first step found and repaired: the champion's SSM parameter,
-versions earlier runs left undecided).
+versions earlier runs left undecided), ``model``, ``execution``,
+``started_at``, ``finished_at``, ``report`` (``json_uri``, ``html_uri``: where
+the Report step wrote it), ``distributions`` (each feature's reference and
+current distributions, from the drift check:
+:mod:`retrain.drift.distributions`).
 
 A failed run keeps what it learned: ``triggered``, ``reasons``, ``checks``,
 ``snapshot`` and ``gates`` come from the state it failed with.
@@ -118,6 +128,7 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
             "n_reference": details.get("n_reference"),
             "n_current": details.get("n_current"),
             "profile": details.get("profile"),
+            "distributions_uri": details.get("distributions_uri"),
         }
         if details.get("features_omitted"):
             out["drift"]["features_omitted"] = details["features_omitted"]
@@ -147,7 +158,7 @@ def write(out: str | Path, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blank(
-    trigger: str,
+    trigger: str | None,
     *,
     execution_arn: str | None = None,
     status: str | None = None,
@@ -157,9 +168,13 @@ def _blank(
     """A ``failed`` result that learned nothing yet: every contract field, empty."""
     return {
         "outcome": "failed",
+        "model": None,
         "trigger": trigger,
+        "execution": execution_arn.rsplit(":", 1)[-1] if execution_arn else None,
         "execution_arn": execution_arn,
         "status": status,
+        "started_at": None,
+        "finished_at": None,
         "triggered": False,
         "reasons": [],
         "champion_version": champion_after,
@@ -171,6 +186,9 @@ def _blank(
         "error": None,
         "error_type": None,
         "reconcile": None,
+        "lineage": None,
+        "distributions": {},
+        "report": None,
     }
 
 
@@ -211,30 +229,69 @@ def build(
     champion_after: int | None,
     history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Assemble ``result.json`` from ``DescribeExecution`` and the registry's champion.
+    """``result.json`` from ``DescribeExecution`` (and, for a failed run, its history): :func:`assemble`'s dict.
 
     A failed execution has no output: ``history`` (its ``GetExecutionHistory``
     events) gives the state it failed with, so the result keeps what the checks
     found, whether a retrain was triggered and why, the snapshot and any gates.
     """
-    status = described.get("status")
+    status = str(described.get("status"))
+    if status == "SUCCEEDED":
+        state = json.loads(described.get("output") or "{}")
+    else:
+        state = last_state(history or []) or {}
+    started: Any = described.get("startDate")
+    return assemble(
+        state,
+        status=status,
+        trigger=trigger,
+        execution_arn=described.get("executionArn"),
+        started_at=started.isoformat() if hasattr(started, "isoformat") else started,
+        champion_before=champion_before,
+        champion_after=champion_after,
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def assemble(
+    state: dict[str, Any],
+    *,
+    status: str,
+    trigger: str | None,
+    execution_arn: str | None,
+    champion_before: int | None,
+    champion_after: int | None,
+    started_at: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """The result of one execution from the state data it ended with (the one builder of the contract).
+
+    ``status`` is the execution's (``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``,
+    ``ABORTED``); a failed one's ``error`` and ``cause`` default to the
+    state's ``failure`` (what the state machine records for its Fail state).
+    """
     result = _blank(
         trigger,
-        execution_arn=described.get("executionArn"),
+        execution_arn=execution_arn,
         status=status,
         champion_before=champion_before,
         champion_after=champion_after,
     )
+    run: dict[str, Any] = state["run"] if isinstance(state.get("run"), dict) else {}
+    result.update(model=run.get("model") or (state.get("failure") or {}).get("model"), started_at=started_at)
+    if run.get("execution"):
+        result["execution"] = run["execution"]
     if status == "SUCCEEDED":
-        state = json.loads(described.get("output") or "{}")
         result["outcome"] = state.get("outcome", "failed")
+    elif status == "FAILED":
+        failure = state.get("failure") or {}
+        error, cause = error or failure.get("error"), cause or failure.get("cause")
+        result["error"] = error_text(error, cause)
+        result["error_type"] = error_type(error, cause)
     else:
-        if status == "FAILED":
-            result["error"] = error_text(described.get("error"), described.get("cause"))
-            result["error_type"] = error_type(described.get("error"), described.get("cause"))
-        else:
-            result["error"] = result["error_type"] = status
-        state = last_state(history or []) or {}
+        result["error"] = result["error_type"] = status
     _fill(result, state)
     return result
 

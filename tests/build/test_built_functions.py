@@ -15,6 +15,7 @@ Run by ``make test-build`` (after ``make build``), and by CI after ``make test``
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from helpers import load_event, normalize_input
-from retrain import registry
+from retrain import aws, registry
 from retrain.cli import main
 from retrain.config import load_config
 from retrain.demo import CONFIG, generate_churn
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.build
 BUILD = ROOT / ".aws-sam" / "build"
 SCIENCE = ("numpy", "pandas", "scipy", "sklearn")
 #: Functions that must start without the science stack (cold starts count).
-LIGHT = ("NormalizeFunction", "ReconcileFunction", "PromoteFunction", "ApprovalFunction")
+LIGHT = ("NormalizeFunction", "ReconcileFunction", "PromoteFunction", "ApprovalFunction", "ReportFunction")
 #: X-Ray as the Lambda runtime sets it for a traced invocation; segments go to a UDP port on loopback.
 TRACING = {
     "_X_AMZN_TRACE_ID": "Root=1-6746f1c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
@@ -162,6 +163,17 @@ def run(stack: MotoServerStack, settings: Settings, tmp_path_factory: pytest.Tem
     promote_input = {"run": state["run"], "candidate": state["candidate"], "validation": state["validation"]}
     built.invoke("ApprovalFunction", {**promote_input, "task_token": "built-run-token"})
     state["promotion"] = built.invoke("PromoteFunction", promote_input)
+    report_state = {**state, "checks": dict(zip(("metrics", "drift"), state["checks"], strict=True))}
+    state["report"] = built.invoke(
+        "ReportFunction",
+        {
+            "state": {**report_state, "retrain": True, "outcome": "promoted"},
+            "status": "SUCCEEDED",
+            "execution": "built-run",
+            "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:RetrainingStateMachine:built-run",
+            "started_at": end.isoformat(),
+        },
+    )
     built.state = state  # type: ignore[attr-defined]
     return built
 
@@ -211,6 +223,17 @@ def test_the_built_steps_promote_a_candidate_trained_on_the_window(run: Built, s
         assert registry.require_champion(settings.registry_table, "churn")["version"] == 2
         parameter = stack.client("ssm").get_parameter(Name="/retrain/champion/churn")["Parameter"]
     assert json.loads(parameter["Value"])["version"] == 2
+
+
+def test_the_built_report_step_writes_the_runs_report(run: Built, stack, settings) -> None:
+    uris = run.state["report"]  # type: ignore[attr-defined]
+    with pointed_at(stack):
+        report = aws.get_json(*aws.split_uri(uris["json_uri"]))
+        page = aws.get_bytes(*aws.split_uri(uris["html_uri"])).decode()
+    assert report["outcome"] == "promoted" and report["champion_version"] == 2
+    assert report["lineage"]["version"] == 2
+    assert set(report["distributions"]) == set(report["checks"]["drift"]["features"])
+    assert len(re.findall(r'class="drift-mark[ "]', page)) == len(report["checks"]["drift"]["features"])
 
 
 def test_lineage_records_exactly_the_pinned_libraries(run: Built, stack, settings) -> None:

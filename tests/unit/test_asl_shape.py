@@ -108,6 +108,10 @@ def _paths_to(target: str, start: str, *, avoiding: str) -> list[list[str]]:
     return found
 
 
+#: The Report step's two states: before the Succeed state and before the Fail state.
+REPORTS = {"Report": ("SUCCEEDED", "Done"), "ReportFailure": ("FAILED", "Failed")}
+
+
 def _keys(parameters: dict) -> set[str]:
     return {key.removesuffix(".$") for key in parameters}
 
@@ -119,6 +123,40 @@ def test_every_fail_state_is_reached_only_through_the_run_failed_event():
     assert _paths_to("Failed", ASL["StartAt"], avoiding="PublishRunFailed") == []
 
 
+def test_every_path_ends_with_a_report_step():
+    # Every terminal state is entered only from its Report state, and nothing else leads to it
+    terminals = {name for name, state in ASL["States"].items() if state["Type"] in {"Succeed", "Fail"}}
+    into = {name: sorted(n for n, s in ASL["States"].items() if name in set(_successors(s))) for name in terminals}
+
+    assert into == {"Done": ["Report"], "Failed": ["ReportFailure"]}
+    for name, (_status, terminal) in REPORTS.items():
+        assert _paths_to(terminal, ASL["StartAt"], avoiding=name) == []
+
+
+@pytest.mark.parametrize(("name", "expected"), list(REPORTS.items()))
+def test_a_report_sees_the_whole_state_and_never_changes_the_outcome(name, expected):
+    status, terminal = expected
+    report = ASL["States"][name]
+
+    assert report["Resource"] == "${ReportFunctionArn}"
+    assert report["Parameters"] == {
+        "state.$": "$",
+        "status": status,
+        "execution.$": "$$.Execution.Name",
+        "execution_arn.$": "$$.Execution.Id",
+        "started_at.$": "$$.Execution.StartTime",
+    }
+    assert report["ResultPath"] == "$.report"  # the run's output carries the report's URIs
+    assert report["Next"] == terminal
+    # A report that cannot be written is recorded and the run ends as it would have
+    assert [(c["ErrorEquals"], c["Next"], c["ResultPath"]) for c in report["Catch"]] == [
+        (["States.ALL"], terminal, "$.report_error")
+    ]
+    assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= {
+        error for rule in report["Retry"] for error in rule["ErrorEquals"]
+    }
+
+
 def test_run_failed_is_published_with_the_failure_and_a_failed_publish_still_fails_the_run():
     publish = ASL["States"]["PublishRunFailed"]
     entry = publish["Parameters"]["Entries"][0]
@@ -126,7 +164,7 @@ def test_run_failed_is_published_with_the_failure_and_a_failed_publish_still_fai
     assert publish["Resource"] == "arn:aws:states:::events:putEvents"
     assert (entry["Source"], entry["DetailType"], entry["Detail.$"]) == ("${EventSource}", "RunFailed", "$.failure")
     assert publish["Retry"]
-    assert [(c["ErrorEquals"], c["Next"]) for c in publish["Catch"]] == [(["States.ALL"], "Failed")]
+    assert [(c["ErrorEquals"], c["Next"]) for c in publish["Catch"]] == [(["States.ALL"], "ReportFailure")]
     assert publish["Catch"][0]["ResultPath"] != "$.failure"  # the run's own error survives a failed publish
     failed = ASL["States"]["Failed"]
     assert (failed["ErrorPath"], failed["CausePath"]) == ("$.failure.error", "$.failure.cause")
@@ -137,10 +175,10 @@ def _catching_states() -> Iterator[tuple[str, dict]]:
 
     Not the RunFailed publish, the failure record and the release after an error (the run is
     failing already), nor the notifications (a failed notification keeps the outcome, in
-    ``$.notify_error``).
+    ``$.notify_error``), nor the reports (a report that cannot be written keeps the outcome).
     """
     for name, state in ASL["States"].items():
-        if name in {"PublishRunFailed", "ReleaseLockAfterError", "RecordFailure"}:
+        if name in {"PublishRunFailed", "ReleaseLockAfterError", "RecordFailure", *REPORTS}:
             continue
         for catch in state.get("Catch", []):
             if catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] != "$.notify_error":
@@ -176,7 +214,7 @@ def test_a_lock_that_cannot_be_released_fails_the_run_as_lock_release_failed():
     catches = {tuple(c["ErrorEquals"]): c for c in release["Catch"]}
 
     # Then a lock that is no longer ours needs nothing, and any other failure fails the run
-    assert catches[("DynamoDB.ConditionalCheckFailedException",)]["Next"] == "Done"
+    assert catches[("DynamoDB.ConditionalCheckFailedException",)]["Next"] == "Report"
     failing = catches[("States.ALL",)]["Next"]
     recorder = ASL["States"][failing]
     assert recorder["Parameters"]["error"] == "LockReleaseFailed"

@@ -41,7 +41,7 @@ def _modules_after_import(function: str) -> set[str]:
     return set(json.loads(completed.stdout))
 
 
-@pytest.mark.parametrize("function", ["normalize", "reconcile", "promote", "approval"])
+@pytest.mark.parametrize("function", ["normalize", "reconcile", "promote", "approval", "report"])
 def test_a_light_function_imports_no_science_library(function):
     assert set(HEAVY) & _modules_after_import(function) == set()
 

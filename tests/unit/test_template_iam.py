@@ -104,6 +104,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         *_grants(["s3:GetObject"], f"{ARTIFACTS}/snapshots/*", f"{ARTIFACTS}/models/*"),
         ("s3:ListBucket", ARTIFACTS),
         *_grants(["dynamodb:GetItem", "dynamodb:Query"], TABLE),
+        ("s3:PutObject", f"{ARTIFACTS}/reports/*"),
     },
     "SnapshotFunction": {
         *_grants(["s3:GetObject"], *(f"{DATA}/{p}/*" for p in ("configs", "inference", "labels", "reference"))),
@@ -137,6 +138,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         *_grants(["s3:PutObjectTagging", "s3:GetObjectTagging"], f"{ARTIFACTS}/models/*"),
         ("s3:ListBucket", ARTIFACTS),
     },
+    "ReportFunction": {
+        *_grants(["s3:GetObject", "s3:PutObject"], f"{ARTIFACTS}/reports/*"),
+        ("s3:ListBucket", ARTIFACTS),
+        *_grants(["dynamodb:GetItem", "dynamodb:Query"], TABLE),
+    },
     "RetrainingStateMachine": {
         *(
             ("lambda:InvokeFunction", _function(name))
@@ -150,6 +156,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
                 "PromoteFunction",
                 "ApprovalFunction",
                 "ReconcileFunction",
+                "ReportFunction",
             )
         ),
         *_grants(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], TABLE),

@@ -159,7 +159,7 @@ def test_the_dashboard_shows_every_function_the_state_machine_and_the_queue(temp
     text = _text(dashboard)
     functions = _of_type(template, "AWS::Serverless::Function")
 
-    assert len(functions) == 9
+    assert len(functions) == 10
     for name in functions:
         assert f'"ref-{name}"' in text, name
     assert '"ref-RetrainingStateMachine"' in text

@@ -22,7 +22,7 @@ import pandas as pd
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
-from retrain import aws, registry, snapshot
+from retrain import aws, layout, registry, snapshot
 from retrain.config import DriftTrigger, ModelConfig
 from retrain.contracts import CheckOut, Run
 from retrain.drift import (
@@ -34,6 +34,7 @@ from retrain.drift import (
     prediction_difference,
     prediction_drift,
 )
+from retrain.drift.distributions import distributions
 from retrain.drift.profile import build_profile, reference_profile
 from retrain.errors import ConfigError, DataNotFound, InsufficientData
 from retrain.observability import logger, metrics
@@ -92,6 +93,7 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
     )
     details: dict[str, Any] = report.model_dump(mode="json")
     details.update(n_current=len(current), n_reference=profile.n_rows, profile=source)
+    details["distributions_uri"] = _store_distributions(settings, run, profile, current, config.features.all)
     votes: list[bool] = []
     reasons: list[str] = []
     if not report.insufficient:
@@ -300,6 +302,20 @@ def _difference(
 
 
 # ------------------------------------------------------------------ output
+def _store_distributions(
+    settings: Settings, run: Run, profile: ReferenceProfile, current: pd.DataFrame, features: list[str]
+) -> str:
+    """Write every feature's reference and current distributions for the run's report; returns their S3 URI.
+
+    They go to S3, not into the state: a hundred features' bins would take a
+    fifth of Step Functions' 256 KB payload.
+    """
+    body = json.dumps(distributions(profile, current, features), separators=(",", ":")).encode()
+    key = layout.report_key(run.model, run.execution, layout.DISTRIBUTIONS_FILE)
+    aws.put_bytes(settings.artifact_bucket, key, body, content_type="application/json")
+    return aws.uri(settings.artifact_bucket, key)
+
+
 def _publish(model: str, report: Any, checks: list[tuple[str, Any]]) -> None:
     """EMF metrics (dimension ``model``) for alarms and dashboards."""
     values: list[tuple[str, MetricUnit, float]] = []

@@ -1,0 +1,190 @@
+"""What a person looks at beside a drift verdict: each feature's reference and current distributions.
+
+The drift tests compare full distributions; a report draws them. For each
+feature this gives the reference's and the window's counts on shared bins,
+small enough to keep for a hundred features (about 0.6 KB each as JSON):
+
+- a continuous numeric feature: ``bins`` equal-width bins spanning the 1st to
+  99th percentile of both the reference and the window (the first bin also
+  holds everything below, the last everything above, so no row is lost and a
+  shifted window stays in view). Reference counts come from the stored
+  profile's CDF: exact when the profile is, interpolated between the sketch's
+  points otherwise (then rounded);
+- a categorical feature, or a numeric one with at most
+  :data:`~retrain.drift.profile.DISCRETE_VALUES` distinct reference values: the
+  ``top`` categories with the largest share in either window, the rest pooled
+  in ``<other>``, and the window's categories the reference never had pooled
+  in ``<unseen>``;
+- both: the missing rate of each side (NaN, +-inf and text that is not a
+  number are missing for a numeric feature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrain.drift._params import check_scalar
+from retrain.drift.profile import (
+    OTHER,
+    UNSEEN,
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    category_counts,
+    category_key,
+    numeric_values,
+)
+from retrain.drift.stats import MISSING
+
+#: Defaults of :func:`distributions`: histogram bins of a numeric feature, categories named per feature.
+DEFAULT_BINS = 20
+DEFAULT_TOP = 10
+
+
+def _rate(missing: int, rows: int) -> float:
+    return missing / rows if rows else 0.0
+
+
+def _quantile(profile: NumericProfile, q: float) -> float:
+    """The smallest profile value whose CDF reaches ``q``."""
+    i = int(np.searchsorted(profile.le, q * profile.n, side="left"))
+    return float(profile.values[min(i, profile.values.size - 1)])
+
+
+def numeric_histogram(profile: NumericProfile, values: np.ndarray, *, bins: int = DEFAULT_BINS) -> dict[str, Any]:
+    """Reference and current counts of one numeric feature on shared equal-width bins.
+
+    Parameters
+    ----------
+    profile
+        The reference's stored profile of the feature.
+    values
+        The window's values as float64 (NaN and +-inf count as missing).
+    bins
+        Number of bins (>= 1).
+
+    Returns
+    -------
+    dict
+        ``kind`` (``numeric``), ``edges`` (``bins + 1`` floats), ``reference``
+        and ``current`` (counts per bin), ``missing_reference`` and
+        ``missing_current`` (rates in [0, 1]).
+    """
+    check_scalar(bins, "bins", int, min_val=1)
+    finite = values[np.isfinite(values)]
+    lows, highs = [], []
+    if profile.n:
+        lows.append(_quantile(profile, 0.01))
+        highs.append(_quantile(profile, 0.99))
+    if finite.size:
+        low, high = np.quantile(finite, [0.01, 0.99])
+        lows.append(float(low))
+        highs.append(float(high))
+    lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
+    if hi <= lo:  # a constant feature: one unit-wide span around it
+        lo, hi = lo - 0.5, lo + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    inner = edges[1:-1]
+    # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x.
+    below = np.concatenate(([0.0], np.asarray(profile.counts_at(inner), dtype=np.float64), [float(profile.n)]))
+    reference = np.rint(np.diff(below)).astype(np.int64)
+    current = np.bincount(np.searchsorted(inner, finite, side="left"), minlength=bins)
+    return {
+        "kind": "numeric",
+        "edges": [float(e) for e in edges],
+        "reference": reference.tolist(),
+        "current": current.tolist(),
+        "missing_reference": _rate(profile.n_missing, profile.n_rows),
+        "missing_current": _rate(values.size - finite.size, values.size),
+    }
+
+
+def category_bars(profile: CategoricalProfile, current: dict[str, int], *, top: int = DEFAULT_TOP) -> dict[str, Any]:
+    """Reference and current counts of one categorical feature: the ``top`` categories, ``<other>``, ``<unseen>``.
+
+    ``current`` is the window's rows per category key
+    (:func:`~retrain.drift.profile.category_counts`). Categories are ranked by
+    their larger share of the two windows; ``<missing>`` is kept out of the bars
+    (it is the missing rate).
+    """
+    check_scalar(top, "top", int, min_val=1)
+    n_ref = max(profile.n_rows, 1)
+    n_cur = max(sum(current.values()), 1)
+    known = {name: int(count) for name, count in zip(profile.categories, profile.counts, strict=True)}
+    unseen = sum(c for k, c in current.items() if k not in known and k != MISSING) if profile.complete else 0
+    names = [k for k in {**known, **current} if k != MISSING and (k in known or not profile.complete)]
+    names.sort(key=lambda k: (-max(known.get(k, 0) / n_ref, current.get(k, 0) / n_cur), k))
+    shown = names[:top]
+    ref = [known.get(k, 0) for k in shown]
+    cur = [int(current.get(k, 0)) for k in shown]
+    rest_ref = profile.n_rows - known.get(MISSING, 0) - sum(ref)
+    rest_cur = n_cur - current.get(MISSING, 0) - sum(cur) - unseen
+    if rest_ref > 0 or rest_cur > 0:
+        shown, ref, cur = [*shown, OTHER], [*ref, max(rest_ref, 0)], [*cur, max(rest_cur, 0)]
+    if unseen:
+        shown, ref, cur = [*shown, UNSEEN], [*ref, 0], [*cur, unseen]
+    return {
+        "kind": "categorical",
+        "categories": shown,
+        "reference": ref,
+        "current": cur,
+        "missing_reference": _rate(known.get(MISSING, 0), profile.n_rows),
+        "missing_current": _rate(current.get(MISSING, 0), sum(current.values())),
+    }
+
+
+def _discrete_counts(values: np.ndarray) -> dict[str, int]:
+    """Rows per category key of a discrete numeric column (``2.0`` is ``"2"``; missing is ``<missing>``)."""
+    finite = np.isfinite(values)
+    keys, counts = np.unique(values[finite], return_counts=True)
+    out = {category_key(k): int(c) for k, c in zip(keys, counts, strict=True)}
+    if (~finite).any():
+        out[MISSING] = int((~finite).sum())
+    return out
+
+
+def _discrete_profile(profile: NumericProfile) -> CategoricalProfile:
+    counts = np.diff(np.concatenate(([0], profile.le)))
+    names = [category_key(v) for v in profile.values]
+    if profile.n_missing:
+        names, counts = [*names, MISSING], np.concatenate((counts, [profile.n_missing]))
+    return CategoricalProfile(
+        n_rows=profile.n_rows,
+        n_missing=profile.n_missing,
+        categories=names,
+        counts=np.asarray(counts, dtype=np.int64),
+        other_count=0,
+        n_categories=len(names),
+    )
+
+
+def distributions(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    features: Sequence[str],
+    *,
+    bins: int = DEFAULT_BINS,
+    top: int = DEFAULT_TOP,
+) -> dict[str, dict[str, Any]]:
+    """Each feature's reference and current distributions (see the module docstring).
+
+    Features the profile does not describe or the window lacks are left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in features:
+        column = profile.columns.get(name)
+        if column is None or name not in current.columns:
+            continue
+        if isinstance(column, NumericProfile):
+            values, _, _ = numeric_values(current[name])
+            if column.discrete:
+                out[name] = category_bars(_discrete_profile(column), _discrete_counts(values), top=top)
+            else:
+                out[name] = numeric_histogram(column, values, bins=bins)
+        else:
+            out[name] = category_bars(column, category_counts(current[name]), top=top)
+    return out
