@@ -50,12 +50,21 @@ def higher_is_better(metric: str) -> bool:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each field's description is the string literal under it (``python -m retrain.docs config`` prints them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Features(_Strict):
+    """The model's input columns: at least one, none listed twice, none the target or a monitoring column."""
+
     numeric: list[str] = Field(default_factory=list)
+    """Numeric feature columns. Training imputes the median and scales them; the drift check (method ``auto``)
+    tests a continuous one with KS and Wasserstein distance, one with at most 10 distinct reference values with
+    chi-squared and Jensen-Shannon distance."""
     categorical: list[str] = Field(default_factory=list)
+    """Categorical feature columns. Training one-hot encodes them (at most ``training.max_categories`` columns
+    each, a missing value as the category ``<missing>``); the drift check (method ``auto``) tests them with
+    chi-squared and Jensen-Shannon distance. Only these can be ``validation.slices.columns``."""
 
     @model_validator(mode="after")
     def _check(self) -> Features:
@@ -130,10 +139,24 @@ class _BoundTrigger(_Strict):
     _metrics: ClassVar[dict[str, bool]] = SIGNAL_METRIC_DIRECTION
 
     metric: str
+    """The metric judged. ``triggers.performance``: any realized metric of the problem type (classification:
+    accuracy, balanced_accuracy, precision, recall, f1, precision_macro, recall_macro, f1_macro, roc_auc,
+    log_loss, brier; regression: rmse, mae, mape, r2). ``triggers.estimated``: a metric CBPE estimates without
+    labels (accuracy, balanced_accuracy, precision, recall, f1, their ``_macro`` forms, roc_auc)."""
     min: float | None = None
+    """Floor of a higher-is-better metric: the signal fires when the value compared (``use``) is below it.
+    Give exactly one of ``min`` and ``max``."""
     max: float | None = None
+    """Ceiling of a lower-is-better metric (rmse, mae, mape, log_loss, brier): the signal fires when the value
+    compared (``use``) is above it."""
     min_samples: int = Field(default=100, ge=1)
+    """Fewest samples the signal needs (``performance``: labelled predictions; ``estimated``: predictions); below
+    it the check reports insufficient data and the signal does not vote."""
     use: SignalValue = "estimate"
+    """The value compared with the bound: ``estimate`` (the point estimate), ``ci_lower`` or ``ci_upper`` (an end
+    of its bootstrap interval). With ``min``, ``ci_upper`` fires only when the whole interval lies below the
+    floor (few false alarms) and ``ci_lower`` as soon as the floor is plausible (early warning); with ``max`` the
+    roles swap."""
 
     @model_validator(mode="after")
     def _check(self) -> _BoundTrigger:
@@ -180,8 +203,11 @@ class FlaggedTrigger(_Strict):
     """
 
     max_rate: float = Field(gt=0, le=1)
+    """Share of the window's predictions (a fraction in (0, 1]) flagged by people above which the signal fires."""
     min_samples: int = Field(default=100, ge=1)
+    """Fewest predictions in the window; fewer is insufficient data and the signal does not vote."""
     min_count: int = Field(default=5, ge=1)
+    """Fewest flagged predictions for the signal to fire, whatever the rate."""
 
 
 #: Drift methods: the effect size that must reach its threshold (``auto`` picks one by the column's type).
@@ -201,20 +227,30 @@ class DriftThresholds(_Strict):
     """
 
     ks: float = Field(default=0.1, gt=0, le=1)
+    """Threshold of the KS statistic (the largest gap between the two CDFs)."""
     psi: float = Field(default=0.2, gt=0)
+    """Threshold of the population stability index (on ``bins`` quantile bins of the reference)."""
     wasserstein: float = Field(default=0.1, gt=0)
+    """Threshold of the Wasserstein distance, in reference standard deviations."""
     js: float = Field(default=0.1, gt=0, le=1)
+    """Threshold of the Jensen-Shannon distance (natural logarithm, as scipy's)."""
     chi2: float = Field(default=0.1, gt=0, le=1)
+    """Threshold of Cramér's V."""
     linf: float = Field(default=0.1, gt=0, le=1)
+    """Threshold of the largest change of one category's (or bin's) share."""
 
 
 class DriftFeature(_Strict):
     """Per-feature drift settings: method, its threshold (default: ``thresholds.<method>``), critical."""
 
     method: DriftMethod = "auto"
+    """The feature's effect size: ``auto`` (Wasserstein for a continuous numeric feature, Jensen-Shannon for one
+    with at most 10 distinct reference values and for a categorical one), ``ks``, ``psi``, ``wasserstein``,
+    ``js``, ``chi2`` or ``linf``; ``ks`` and ``wasserstein`` apply to numeric features only."""
     threshold: float | None = Field(default=None, gt=0)
-    #: A critical feature that drifts makes the whole data set drift.
+    """The feature's practical threshold; ``null``: ``triggers.drift.thresholds.<method>``."""
     critical: bool = False
+    """A critical feature that drifts makes the whole data set drift."""
 
 
 class DomainClassifierDrift(_Strict):
@@ -224,16 +260,24 @@ class DomainClassifierDrift(_Strict):
     """
 
     auc: float = Field(default=0.55, gt=0.5, lt=1)
+    """Cross-validated ROC AUC of the domain classifier at which the signal fires (when also significantly above
+    0.5: Mann-Whitney at level ``triggers.drift.p_value``)."""
     max_rows: int = Field(default=5000, ge=50, le=200000)
+    """Most rows taken from each window (reference sample and current window)."""
     folds: int = Field(default=3, ge=2, le=10)
+    """Cross-validation folds."""
 
 
 class PredictionDrift(_Strict):
     """Drift of the champion's predictions (classes or regression values) against their reference distribution."""
 
     method: DriftMethod = "auto"
+    """Effect size of the change of the champion's outputs (its positive-class probability ``proba_<class>`` when
+    logged, else its classes; regression values), as a feature's ``method``."""
     threshold: float | None = Field(default=None, gt=0)
+    """Practical threshold; ``null``: ``triggers.drift.thresholds.<method>``."""
     min_samples: int = Field(default=100, ge=2)
+    """Fewest predictions in the window; fewer is insufficient data and the signal does not vote."""
 
 
 class PredictionDifference(_Strict):
@@ -243,16 +287,25 @@ class PredictionDifference(_Strict):
     """
 
     max_rate: float = Field(default=0.1, gt=0, le=1)
+    """Share of the window's rows on which champion and latest candidate predict differently at which the signal
+    fires."""
     tolerance: float = Field(default=0.0, ge=0)
+    """Regression: predictions further apart than this (target unit) count as different."""
     min_samples: int = Field(default=100, ge=1)
+    """Fewest rows in the window; fewer (or no candidate newer than the champion) is insufficient data."""
 
 
 class DriftProfileSettings(_Strict):
     """How the reference profile is built (once per snapshot): see :mod:`retrain.drift.profile`."""
 
     points: int = Field(default=20000, ge=100, le=1000000)
+    """Distinct values kept per numeric feature: exact up to this many; beyond, this many order statistics with
+    exact counts, between which the CDF is interpolated (KS within 1/``points``)."""
     max_categories: int = Field(default=10000, ge=2, le=100000)
+    """Most categories counted per categorical feature; the drift check compares every category the reference
+    named up to this many."""
     sample_rows: int = Field(default=5000, ge=0, le=200000)
+    """Rows of the seeded reference sample stored in the profile (the domain classifier's reference rows)."""
 
 
 class DriftTrigger(_Strict):
@@ -263,18 +316,36 @@ class DriftTrigger(_Strict):
     """
 
     share: float = Field(default=0.3, gt=0, le=1)
+    """Share of drifted features at which the data set drifts."""
     p_value: float = Field(default=0.05, gt=0, lt=1)
+    """Level of the adjusted p-values (with ``bh``, the false discovery rate), and of the multivariate and
+    prediction tests."""
     correction: Literal["bh", "bonferroni"] = "bh"
+    """Multiple-testing correction across every test of the check: ``bh`` (Benjamini-Hochberg) or
+    ``bonferroni``."""
     min_samples: int = Field(default=100, ge=2)
+    """Rows each window needs; fewer is insufficient data and the signal does not vote."""
     bins: int = Field(default=10, ge=2, le=100)
+    """Quantile bins of the reference for ``psi``, ``js``, ``linf`` and ``chi2`` on continuous features."""
     thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
+    """Practical threshold per method (a feature's own ``threshold`` overrides it)."""
     missing_threshold: float = Field(default=0.2, gt=0)
+    """Cohen's h a significant change of a numeric feature's missing rate must reach to drift."""
     importance_share: float | None = Field(default=0.5, gt=0, le=1)
+    """Share of the champion's permutation importance carried by the drifted features at which the data set
+    drifts ("drift that matters"); ``null``: off."""
     features: dict[str, DriftFeature] = Field(default_factory=dict)
+    """Per-feature settings, by feature name; a key that is not a feature, or a method that does not apply to the
+    feature's kind, is an error."""
     multivariate: DomainClassifierDrift | None = None
+    """Multivariate drift (a domain classifier): its own vote; off by default."""
     prediction: PredictionDrift | None = None
+    """Prediction drift (the champion's outputs in the window against their distribution on its holdout): its own
+    vote; off by default."""
     prediction_difference: PredictionDifference | None = None
+    """Champion/candidate prediction difference rate: its own vote; off by default."""
     profile: DriftProfileSettings = Field(default_factory=DriftProfileSettings)
+    """How each snapshot's reference profile is built (once, when the snapshot is made)."""
 
     def check_features(self, numeric: list[str], categorical: list[str]) -> None:
         kinds = {**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")}
@@ -291,15 +362,28 @@ class DriftTrigger(_Strict):
 
 
 class Triggers(_Strict):
+    """The signals that vote for retraining and how their votes combine (every signal is off by default).
+
+    An enabled signal with enough data casts one vote; one without enough data never votes, so it never
+    triggers. Every signal with enough data is published as a CloudWatch metric, enabled or not.
+    """
+
     performance: PerformanceTrigger | None = None
+    """Realized quality on the predictions whose labels arrived; ``null``: off."""
     drift: DriftTrigger | None = None
+    """Data drift of the window against the champion's training snapshot; ``null``: off."""
     flagged: FlaggedTrigger | None = None
+    """Rate of predictions flagged by people; ``null``: off."""
     estimated: EstimatedTrigger | None = None
+    """Label-free estimate (CBPE) of a classification metric, on every prediction of the window; ``null``: off."""
     policy: Literal["any", "all"] = "any"
-    #: No retraining within this many hours after a retraining promoted a model (manual --force overrides).
+    """How the votes combine (in schedule mode ``check``): ``any`` retrains when one vote fires; ``all`` when at
+    least one signal voted and none voted against."""
     cooldown_hours: float = Field(default=24.0, ge=0)
-    #: Scheduled events carry no id of their own: two within this many minutes are one delivery.
+    """No retraining within this many hours after a retraining promoted a model (the first champion does not
+    count; the checks still run; ``retrain trigger --force`` overrides)."""
     dedupe_minutes: float = Field(default=5.0, gt=0)
+    """Scheduled events carry no id of their own: two within this many minutes are one delivery."""
 
 
 class Approval(_Strict):
@@ -310,7 +394,10 @@ class Approval(_Strict):
     """
 
     required: bool = False
+    """Whether a candidate that passed its gates waits for a person before it is promoted."""
     timeout_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    """Hours to wait for ``retrain approve``/``reject``; no answer in time rejects the candidate ("approval timed
+    out"). The model's lock lasts this much longer."""
 
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -364,8 +451,13 @@ class Schedule(_Strict):
     """
 
     mode: Literal["check", "always"] = "check"
+    """``check``: run the checks, retrain only if the policy over the signals fires; ``always``: retrain every
+    period (alarm and manual triggers always retrain)."""
     expression: str = "rate(1 day)"
+    """The schedule's EventBridge Scheduler recurrence, UTC: ``rate(N minute[s]|hour[s]|day[s])`` (singular for
+    1) or ``cron(minutes hours day-of-month month day-of-week year)`` with a ``?`` in one of the day fields."""
     enabled: bool = True
+    """``false`` keeps the schedule but disabled (alarm and manual triggers still run)."""
 
     @field_validator("expression")
     @classmethod
@@ -401,8 +493,14 @@ class MetricAlarm(_Strict):
     """An alarm on one published metric: ``ALARM`` when ``metric`` ``comparison`` ``threshold``."""
 
     metric: str = Field(min_length=1)
+    """A metric the checks publish for the model's problem type: ``performance``: a realized metric or its
+    ``<metric>_ci_lower``/``_ci_upper``; ``estimated``: ``Estimated<Metric>`` (e.g. ``EstimatedAccuracy``) or its
+    ``CiLower``/``CiUpper`` bound."""
     threshold: float
+    """The value the metric is compared with."""
     comparison: Comparison = "LessThanThreshold"
+    """CloudWatch comparison operator: ``LessThanThreshold``, ``LessThanOrEqualToThreshold``,
+    ``GreaterThanThreshold`` or ``GreaterThanOrEqualToThreshold``."""
 
 
 class Alarms(_Strict):
@@ -419,43 +517,71 @@ class Alarms(_Strict):
     performance: MetricAlarm | None = Field(
         default_factory=lambda: MetricAlarm(metric="accuracy", threshold=0.8, comparison="LessThanThreshold")
     )
+    """Alarm ``<stack>-<model>-performance`` on a realized metric (Average); ``null``: none (the default for a
+    regression model)."""
     drift_share: float | None = Field(default=0.3, gt=0, le=1)
+    """Alarm ``<stack>-<model>-drift``: ``DriftShare`` (Maximum) >= this share of drifted features; ``null``:
+    none."""
     flagged_rate: float | None = Field(default=5.0, gt=0, le=100)
+    """Alarm ``<stack>-<model>-flagged``: ``FlaggedRate`` (Maximum) >= this percent of predictions flagged;
+    ``null``: none."""
     estimated: MetricAlarm | None = Field(
         default_factory=lambda: MetricAlarm(metric="EstimatedAccuracy", threshold=0.8, comparison="LessThanThreshold")
     )
+    """Alarm ``<stack>-<model>-estimated`` on a label-free estimate (Average; classification only); ``null``: none
+    (the default for a regression model)."""
 
 
 class Monitoring(_Strict):
     """Where the production window is read from and how its columns are named."""
 
     window_days: float = Field(default=7.0, gt=0)
+    """Days of production the checks read, ending when the run starts."""
     id_column: str = "id"
+    """Column of the inference log (and of the label and flag feeds) that identifies a prediction; labels are
+    joined on it."""
     timestamp_column: str = "timestamp"
+    """Column of the inference log holding when each prediction was made."""
     prediction_column: str = "prediction"
-    #: Class probabilities (``predict_proba``): one column ``<proba_prefix><class>`` per class, e.g. ``proba_1``.
+    """Column of the inference log holding the champion's prediction."""
     proba_prefix: str = Field(default="proba_", min_length=1)
-    #: Boolean column: True when a person flagged the prediction (optional; a feed of flagged ids also counts).
+    """Class probabilities (``predict_proba``): one column ``<proba_prefix><class>`` per class, e.g. ``proba_1``."""
     flagged_column: str = "flagged"
-    #: Two-sided level of every confidence interval.
+    """Boolean column: True when a person flagged the prediction (optional; a feed of flagged ids also counts)."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    #: Bootstrap resamples per interval (seeded: the same window always gives the same interval).
+    """Two-sided level of every confidence interval."""
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+    """Bootstrap resamples per interval (seeded: the same window always gives the same interval)."""
 
 
 class Training(_Strict):
+    """How a candidate is trained: the estimator and the data of its snapshot."""
+
     estimator: str
+    """A scikit-learn estimator class for the model's problem, by name (``HistGradientBoostingClassifier``) or
+    public dotted path, from an allowlist (logistic/linear, ridge, lasso, elastic net, trees, forests, extra
+    trees, gradient boosting, hist gradient boosting, k-neighbours); nothing else is ever imported."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """The estimator's constructor arguments, each checked against the class's own signature."""
     window_days: float | None = Field(default=None, gt=0)
+    """Days of labelled production rows the snapshot takes; ``null``: ``monitoring.window_days``."""
     reference_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Share of the historical reference sampled into the snapshot beside the production rows."""
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    """Most recent share of the snapshot's rows kept as the holdout, on which candidate and champion are
+    validated."""
     min_rows: int = Field(default=200, ge=10)
+    """With fewer labelled rows in the training window a triggered run ends ``insufficient-data`` (nothing
+    written); ``retrain bootstrap`` refuses a reference with fewer once the holdout is taken out."""
     seed: int = 0
-    #: Most one-hot columns a categorical feature is encoded into: when a feature has this many categories or
-    #: more, its ``max_categories - 1`` most frequent ones (in the training data) get a column each and the rest
-    #: share one "infrequent" column, which categories unseen in training also map to (a feature with fewer
-    #: categories is encoded one column per category, unseen ones as all zeros).
+    """Seed of the estimator's ``random_state`` (unless ``params`` sets one), of the reference sample, of the
+    permutation importances and of the domain classifier."""
     max_categories: int = Field(default=50, ge=2)
+    """Most one-hot columns a categorical feature is encoded into: when a feature has this many categories or
+    more, its ``max_categories - 1`` most frequent ones (in the training data) get a column each and the rest
+    share one "infrequent" column, which categories unseen in training also map to (a feature with fewer
+    categories is encoded one column per category, unseen ones as all zeros). Raise it if more than 49
+    categories of a feature matter."""
 
 
 class Compare(_Strict):
@@ -473,10 +599,16 @@ class Compare(_Strict):
     """
 
     mode: Literal["not_worse", "better"] = "not_worse"
+    """``not_worse``: the whole interval lies above ``-delta`` (with ``delta: 0`` the candidate must be shown at
+    least as good: give a margin to accept a statistical tie); ``better``: above ``+delta``."""
     delta: float = Field(default=0.0, ge=0)
+    """Margin, in the primary metric's unit."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Two-sided level of the interval."""
     resamples: int = Field(default=1000, ge=100, le=100_000)
+    """Bootstrap resamples of the holdout rows."""
     seed: int = Field(default=0, ge=0)
+    """Seed of the resamples (the same holdout always gives the same interval)."""
 
 
 class Slices(_Strict):
@@ -488,8 +620,12 @@ class Slices(_Strict):
     """
 
     columns: list[str] = Field(min_length=1)
+    """Categorical features whose values make the slices; one gate ``slice <column>`` each."""
     max_drop: float = Field(ge=0)
+    """Most the candidate's primary metric may fall below the champion's on the same rows of a slice (metric
+    unit; a rise for RMSE)."""
     min_size: int = Field(default=50, ge=1)
+    """Slices with fewer labelled holdout rows are skipped and named."""
 
     @field_validator("columns")
     @classmethod
@@ -501,19 +637,38 @@ class Slices(_Strict):
 
 
 class Validation(_Strict):
+    """The gates a candidate must pass on the snapshot's holdout before it may be promoted.
+
+    Every gate is reported with its value, limit and verdict. Without a champion (a first model) only
+    prediction sanity, the absolute floors and ceilings and the budgets apply.
+    """
+
     min: dict[str, float] = Field(default_factory=dict)
+    """Absolute floors per higher-is-better metric (gates ``min <metric>``), e.g. ``{accuracy: 0.8}``. Validation
+    computes accuracy, balanced_accuracy, f1, precision, recall (classification) and rmse, mae, r2
+    (regression)."""
     max: dict[str, float] = Field(default_factory=dict)
+    """Absolute ceilings per lower-is-better metric (gates ``max <metric>``), e.g. ``{rmse: 75}``."""
     compare: Compare = Field(default_factory=Compare)
+    """Candidate vs champion on the same holdout (gate ``vs champion``)."""
     metric: str | None = None
+    """The primary metric, which candidate and champion are compared on (one validation computes); ``null``: the
+    performance trigger's metric when validation computes it, else ``accuracy`` (classification) or ``rmse``
+    (regression)."""
     slices: Slices | None = None
-    #: Ceiling on the share of recent inputs where candidate and champion predict differently.
+    """Slice non-regression against the champion; ``null``: off."""
     max_prediction_difference: float | None = Field(default=None, ge=0, le=1)
-    #: Regression: predictions further apart than this (target unit) count as different.
+    """Ceiling on the share of recent inputs (the window's last 10,000 inference-log rows) where candidate and
+    champion predict differently (gate ``prediction difference``; no recent rows: skipped and said). The share
+    is reported as ``prediction_difference`` either way."""
     prediction_difference_tolerance: float = Field(default=0.0, ge=0)
-    #: Budget on the p95 latency of a single-row prediction, in milliseconds.
+    """Regression: predictions further apart than this (target unit) count as different."""
     max_latency_p95_ms: float | None = Field(default=None, gt=0)
-    #: Budget on the size of the stored (skops) artifact, in bytes.
+    """Budget on the p95 latency of a single-row prediction, in milliseconds (100 warm calls, native thread pools
+    at one thread; gate ``latency p95``); reported as ``latency_p95_ms`` either way."""
     max_artifact_bytes: int | None = Field(default=None, gt=0)
+    """Budget on the size of the stored (skops) artifact, in bytes (gate ``artifact size``); reported as
+    ``artifact_bytes`` either way."""
 
     @field_validator("min", "max")
     @classmethod
@@ -535,17 +690,32 @@ class Validation(_Strict):
 
 
 class ModelConfig(_Strict):
+    """One model's retraining policy: one YAML file per model. Unknown keys are errors."""
+
     model: str
+    """The model's name: lowercase letters, digits, ``-`` and ``_``, at most 63 characters, starting with a letter or
+    digit. It is part of S3 keys, registry keys, the schedule, alarm and SSM parameter names (``ops`` is reserved
+    for the stack's operations alarms)."""
     problem: Problem
+    """``classification`` or ``regression``: which metrics, estimators and signals apply."""
     target: str
+    """Column of the labels (in the reference data and the label feed); not a feature nor a monitoring column."""
     features: Features
+    """The model's input columns."""
     triggers: Triggers = Field(default_factory=Triggers)
+    """When a run retrains (every signal off by default)."""
     schedule: Schedule = Field(default_factory=Schedule)
+    """The model's own EventBridge Scheduler schedule, created by ``retrain register``."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    """The production window the checks read and the confidence intervals they report."""
     training: Training
+    """How a candidate is trained."""
     validation: Validation = Field(default_factory=Validation)
+    """The gates a candidate must pass."""
     approval: Approval = Field(default_factory=Approval)
+    """Optional manual approval before promotion."""
     alarms: Alarms = Field(default_factory=Alarms)
+    """The model's CloudWatch alarms, created by ``retrain register``; an alarm going to ``ALARM`` starts a run."""
 
     @model_validator(mode="before")
     @classmethod
