@@ -43,6 +43,8 @@ from retrain.drift.stats import MISSING
 #: Defaults of :func:`distributions`: histogram bins of a numeric feature, categories named per feature.
 DEFAULT_BINS = 20
 DEFAULT_TOP = 10
+#: Window values the span of a numeric histogram is read from (an evenly strided sample).
+QUANTILE_SAMPLE = 100_000
 
 
 def _rate(missing: int, rows: int) -> float:
@@ -81,18 +83,21 @@ def numeric_histogram(profile: NumericProfile, values: np.ndarray, *, bins: int 
         lows.append(_quantile(profile, 0.01))
         highs.append(_quantile(profile, 0.99))
     if finite.size:
-        low, high = np.quantile(finite, [0.01, 0.99])
+        # The span only frames the picture: percentiles of an evenly strided sample of at most
+        # QUANTILE_SAMPLE values are enough, and a full quantile of a million values costs 20 ms.
+        low, high = np.quantile(finite[:: max(1, finite.size // QUANTILE_SAMPLE)], [0.01, 0.99])
         lows.append(float(low))
         highs.append(float(high))
     lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
     if hi <= lo:  # a constant feature: one unit-wide span around it
         lo, hi = lo - 0.5, lo + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    inner = edges[1:-1]
-    # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x.
-    below = np.concatenate(([0.0], np.asarray(profile.counts_at(inner), dtype=np.float64), [float(profile.n)]))
+    # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x. Equal widths
+    # make a value's bin arithmetic (one pass), where a search of the edges costs ~40 ms per million.
+    below = np.concatenate(([0.0], np.asarray(profile.counts_at(edges[1:-1]), dtype=np.float64), [float(profile.n)]))
     reference = np.rint(np.diff(below)).astype(np.int64)
-    current = np.bincount(np.searchsorted(inner, finite, side="left"), minlength=bins)
+    position = np.ceil((finite - lo) * (bins / (hi - lo)))
+    current = np.bincount(np.clip(position, 1, bins).astype(np.int64) - 1, minlength=bins)
     return {
         "kind": "numeric",
         "edges": [float(e) for e in edges],
