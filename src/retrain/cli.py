@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from retrain.config import ModelConfig
     from retrain.fleet import FleetStack, Registration
     from retrain.lifecycle import BootstrapOutcome
+    from retrain.local.progress import Console
     from retrain.settings import Settings
 
 
@@ -54,29 +55,46 @@ def _local_run(args: argparse.Namespace) -> int:
         return 2
     from retrain import result as results
     from retrain.local.inputs import read_inputs
+    from retrain.local.progress import Console, Progress, StatePrinter
 
     started = time.perf_counter()
+    console = Console(sys.stdout)
     print(f"local run: {args.trigger} trigger, config {args.config}")
+    metric = None
     try:  # before the cloud starts: a bad file is reported in well under a second
         inputs = read_inputs(args.config, args.reference, args.current)
     except RetrainError as exc:
         result = results.write(args.out, results.refused(args.trigger, exc))
     else:
-        from retrain.local.run import StatePrinter, run_inputs
+        from retrain.local.run import run_inputs
 
-        result = run_inputs(inputs, trigger=args.trigger, force=args.force, out=args.out, on_state=StatePrinter(print))
-    champion = f"champion v{result['champion_version']}" if result.get("champion_version") else "no champion"
-    print(f"outcome: {result['outcome']} ({champion})")
-    for reason in result.get("reasons") or []:
-        print(f"  - {reason}")
-    if result.get("insufficient"):
-        print(f"  not retrained: {result['insufficient']}")
-    if result.get("error"):
-        print(f"{'invalid input' if result.get('invalid_input') else 'error'}: {result['error']}", file=sys.stderr)
+        metric = inputs.config.primary_metric
+        result = run_inputs(
+            inputs,
+            trigger=args.trigger,
+            force=args.force,
+            out=args.out,
+            on_state=StatePrinter(console=console),
+            progress=Progress(console),
+        )
+    _print_outcome(console, result, name=Path(args.current).name, metric=metric)
     print(f"wrote {args.out}/result.json in {time.perf_counter() - started:.1f} s")
     if result.get("invalid_input"):
         return 2
     return 1 if result["outcome"] == "failed" else 0
+
+
+def _print_outcome(console: Console, result: dict[str, Any], *, name: str, metric: str | None) -> None:
+    """The run's outcome line and, for a run that reached the cloud, its table (reasons wrapped under it);
+    the error goes to stderr."""
+    from retrain.local.progress import summary_table
+
+    champion = f"champion v{result['champion_version']}" if result.get("champion_version") else "no champion"
+    console.line(f"outcome: {console.paint(result['outcome'], 'bold')} ({champion})")
+    if not result.get("invalid_input"):
+        console.line(summary_table([(name, result)], metric=metric, console=console, errors=False))
+    if result.get("error"):
+        print(f"{'invalid input' if result.get('invalid_input') else 'error'}: {result['error']}", file=sys.stderr)
 
 
 def _trigger(args: argparse.Namespace) -> int:
@@ -368,10 +386,12 @@ def _unregister(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from retrain.demo import run_demo
+    from retrain.local.progress import Console
 
     started = time.perf_counter()
-    results = run_demo(args.out)
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; results under {args.out}/")
+    console = Console(sys.stdout)
+    results = run_demo(args.out, console=console)
+    console.line(f"\ndemo finished in {time.perf_counter() - started:.1f} s; results under {args.out}/")
     return 1 if any(r["outcome"] == "failed" for r in results) else 0
 
 

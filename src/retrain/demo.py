@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrain.local import progress
 from retrain.local.cloud import ROOT
 
 CONFIG = ROOT / "infra" / "configs" / "churn.yaml"
@@ -73,44 +74,46 @@ def write_example(out: Path) -> dict[str, Path]:
     return paths
 
 
-def summary_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """A short text table of the demo's runs."""
-    header = f"{'window':<10} {'outcome':<11} {'champion':>8} {'accuracy':>9} {'drift share':>11}  reasons"
-    lines = [header, "-" * len(header)]
-    for name, res in rows:
-        metrics = res.get("checks", {}).get("metrics", {})
-        drift = res.get("checks", {}).get("drift", {})
-        accuracy = metrics.get("accuracy")
-        share = drift.get("share")
-        lines.append(
-            f"{name:<10} {res['outcome']:<11} {('v' + str(res['champion_version'])):>8} "
-            f"{(f'{accuracy:.3f}' if accuracy is not None else '-'):>9} "
-            f"{(f'{share:.2f}' if share is not None else '-'):>11}  "
-            f"{'; '.join(res.get('reasons') or []) or '-'}"
-        )
-    return "\n".join(lines)
+def summary_table(rows: list[tuple[str, dict[str, Any]]], *, console: progress.Console | None = None) -> str:
+    """The demo's runs as a text table (see :func:`retrain.local.progress.summary_table`)."""
+    from retrain.config import loads_config
+
+    metric = loads_config(CONFIG.read_text(), source=str(CONFIG)).primary_metric
+    return progress.summary_table(rows, metric=metric, console=console)
 
 
-def run_demo(out: str | Path = "retrain-out/demo", write: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Both windows through ``retrain local-run``: the stable one (no-retrain), the drifted one (promoted)."""
-    from retrain.local.run import StatePrinter, local_run
+def run_demo(
+    out: str | Path = "retrain-out/demo",
+    write: Callable[[str], None] | None = None,
+    *,
+    console: progress.Console | None = None,
+) -> list[dict[str, Any]]:
+    """Both windows through ``retrain local-run``: the stable one (no-retrain), the drifted one (promoted).
 
+    Prints the phases and states of each run and a table of both to ``console``
+    (default: stdout; with ``write``, plain lines to that function).
+    """
+    from retrain.local.run import local_run
+
+    if console is None:
+        console = progress.Console(write=write) if write is not None else progress.Console()
     out = Path(out)
     paths = write_example(out / "data")
     results = []
     for name in ("stable", "drifted"):
-        write(f"\n== window '{name}': {paths[name].name} (schedule trigger, mode check)")
+        console.line(f"\n== window '{name}': {paths[name].name} (schedule trigger, mode check)")
         res = local_run(
             CONFIG,
             paths["reference"],
             paths[name],
             trigger="schedule",
             out=out / name,
-            on_state=StatePrinter(write),
+            on_state=progress.StatePrinter(console=console),
+            progress=progress.Progress(console),
         )
-        write(f"   outcome: {res['outcome']}  ->  {out / name / 'result.json'}")
-        if res.get("error"):
-            write(f"   error: {res['error']}")
+        console.line(f"   outcome: {console.paint(res['outcome'], 'bold')}  ->  {out / name / 'result.json'}")
+        if res.get("error") and not res.get("execution_arn"):  # a run's error is in its last state line
+            console.line(f"   error: {res['error']}")
         results.append((name, res))
-    write("\n" + summary_table(results))
+    console.line("\n" + summary_table(results, console=console))
     return [r for _, r in results]

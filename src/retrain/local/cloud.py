@@ -601,7 +601,7 @@ class LocalCloud:
             described = sfn.describe_execution(executionArn=execution_arn)
             done = described["status"] in _DONE
             if on_state is not None and (done or time.monotonic() >= next_history):
-                history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+                history = self.history(execution_arn)
                 for event in history[seen:]:
                     on_state(event)
                 seen = len(history)

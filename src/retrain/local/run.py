@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,39 +30,26 @@ from retrain.data import inference_prefix, labels_prefix, partition_key, to_parq
 from retrain.errors import RetrainError
 from retrain.lifecycle import bootstrap
 from retrain.local.inputs import Inputs, read_inputs, window_ids, window_stamps
+from retrain.local.progress import StatePrinter as StatePrinter  # re-exported: it lived here
 from retrain.settings import Settings
 from retrain.triggers import retrain_request
 
 if TYPE_CHECKING:
     from retrain.local.cloud import LocalCloud
+    from retrain.local.progress import Phase, Progress
 
 TRIGGERS = ("schedule", "alarm", "manual")
 StateCallback = Callable[[dict[str, Any]], None]
 
 
-@dataclass
-class StatePrinter:
-    """Prints one line per state as the execution moves (entered, and exited with its duration)."""
+def _phase(progress: Progress | None, text: str) -> AbstractContextManager[Phase | None]:
+    """``progress.phase(text)``, or nothing (None) without a progress."""
+    return nullcontext() if progress is None else progress.phase(text)
 
-    write: Callable[[str], None] = print
-    _entered: dict[str, datetime] = field(default_factory=dict)
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        stamp = event["timestamp"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            self._entered[name] = stamp
-        elif kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            started = self._entered.pop(name, stamp)
-            seconds = (stamp - started).total_seconds()
-            self.write(f"  {name:<22} {kind.removesuffix('StateExited').lower():<8} {seconds:6.2f} s")
-        elif kind in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
-            self.write(f"  {kind}")
-        elif kind.endswith("Failed") and "taskFailedEventDetails" in event:
-            details = event["taskFailedEventDetails"]
-            self.write(f"  ! {details.get('error')}: {result.error_text(details.get('error'), details.get('cause'))}")
+def _file_name(source: str) -> str:
+    """A table's name for a progress line: ``--current window data/cur.csv`` -> ``cur.csv``."""
+    return source.rsplit("/", 1)[-1]
 
 
 def settings_of(cloud: LocalCloud) -> Settings:
@@ -186,6 +173,7 @@ def run_in_cloud(
     on_state: StateCallback | None = None,
     reference_source: str = "reference data",
     current_source: str = "current window",
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run one window through a deployed local cloud; returns the ``result.json`` dict.
 
@@ -193,28 +181,40 @@ def run_in_cloud(
     :func:`retrain.lifecycle.bootstrap`): a version 1 that fails a gate raises
     :class:`~retrain.errors.BootstrapRejected` and no window is run. A model with
     a champion is registered again (``retrain register``: config, schedule, alarms).
+    ``progress`` (default: silent) is told each phase: the bootstrap, scoring CUR,
+    firing the trigger, the execution.
     """
     settings = settings_of(cloud)
     if registry.get_champion(settings.registry_table, config.model) is None:
         if reference is None:
             raise RetrainError(f"model {config.model!r} has no champion and no reference data was given")
         # The first champion goes through `retrain bootstrap`'s gates; it registers the model once promoted.
-        bootstrap(settings, config, config_text, reference, source=reference_source, stack=cloud.fleet)
+        what = f"training the first champion (v1) from {_file_name(reference_source)}: {len(reference)} rows"
+        with _phase(progress, what):
+            bootstrap(settings, config, config_text, reference, source=reference_source, stack=cloud.fleet)
     else:
         cloud.register(config, config_text)
     champion = registry.require_champion(settings.registry_table, config.model)
-    bucket, key = aws.split_uri(champion["artifact_uri"])
-    model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
-    now = datetime.now(UTC)
-    log, labels = production_log(
-        config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"), source=current_source
-    )
-    mon = config.monitoring
-    write_partitioned(settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, "predictions")
-    if labels is not None:
-        write_partitioned(settings.data_bucket, labels_prefix(config.model), labels, "labelled_at", "labels")
-    execution = fire(cloud, trigger, config.model, force=force)
-    described = cloud.wait(execution, on_state=on_state)
+    what = f"scoring {_file_name(current_source)} with the champion (v{champion['version']}): {len(current)} rows"
+    with _phase(progress, what):
+        bucket, key = aws.split_uri(champion["artifact_uri"])
+        model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
+        now = datetime.now(UTC)
+        log, labels = production_log(
+            config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"), source=current_source
+        )
+        mon = config.monitoring
+        write_partitioned(
+            settings.data_bucket, inference_prefix(config.model), log, mon.timestamp_column, "predictions"
+        )
+        if labels is not None:
+            write_partitioned(settings.data_bucket, labels_prefix(config.model), labels, "labelled_at", "labels")
+    with _phase(progress, f"firing the {trigger} trigger"):
+        execution = fire(cloud, trigger, config.model, force=force)
+    with _phase(progress, "running the state machine") as phase:
+        described = cloud.wait(execution, on_state=on_state)
+        if phase is not None:
+            phase.failed = described["status"] != "SUCCEEDED"
     after = registry.get_champion(settings.registry_table, config.model)
     outcome = result.build(
         described,
@@ -238,6 +238,7 @@ def local_run(
     force: bool = False,
     out: str | Path = "retrain-out",
     on_state: StateCallback | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Check the inputs, deploy a local cloud, train v1 from REF, run CUR through the state machine.
 
@@ -252,7 +253,7 @@ def local_run(
         inputs = read_inputs(config_path, reference_path, current_path)
     except RetrainError as exc:
         return result.write(out, result.refused(trigger, exc))
-    return run_inputs(inputs, trigger=trigger, force=force, out=out, on_state=on_state)
+    return run_inputs(inputs, trigger=trigger, force=force, out=out, on_state=on_state, progress=progress)
 
 
 def run_inputs(
@@ -262,12 +263,18 @@ def run_inputs(
     force: bool = False,
     out: str | Path = "retrain-out",
     on_state: StateCallback | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Deploy a local cloud and run checked inputs through it; writes and returns ``result.json``."""
+    """Deploy a local cloud and run checked inputs through it; writes and returns ``result.json``.
+
+    ``progress`` (default: silent) is told each phase, starting the local cloud first.
+    """
     from retrain.local.cloud import LocalCloud
 
     try:
-        with LocalCloud() as cloud:
+        with ExitStack() as stack:
+            with _phase(progress, "starting the local cloud"):
+                cloud = stack.enter_context(LocalCloud())
             outcome = run_in_cloud(
                 cloud,
                 inputs.config,
@@ -279,6 +286,7 @@ def run_inputs(
                 on_state=on_state,
                 reference_source=inputs.reference_source,
                 current_source=inputs.current_source,
+                progress=progress,
             )
     except RetrainError as exc:
         outcome = result.refused(trigger, exc, invalid_input=False)
