@@ -53,6 +53,7 @@ def _local_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"local-run: cannot create --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    from retrain import reports
     from retrain import result as results
     from retrain.local.inputs import read_inputs
     from retrain.local.progress import Console, Progress, StatePrinter
@@ -64,7 +65,8 @@ def _local_run(args: argparse.Namespace) -> int:
     try:  # before the cloud starts: a bad file is reported in well under a second
         inputs = read_inputs(args.config, args.reference, args.current)
     except RetrainError as exc:
-        result = results.write(args.out, results.refused(args.trigger, exc))
+        result = results.refused(args.trigger, exc)
+        reports.write(args.out, result)
     else:
         from retrain.local.run import run_inputs
 
@@ -78,7 +80,8 @@ def _local_run(args: argparse.Namespace) -> int:
             progress=Progress(console),
         )
     _print_outcome(console, result, name=Path(args.current).name, metric=metric)
-    print(f"wrote {args.out}/result.json in {time.perf_counter() - started:.1f} s")
+    files = ", ".join(str(out / name) for name in reports.FILES)
+    print(f"wrote {files} in {time.perf_counter() - started:.1f} s")
     if result.get("invalid_input"):
         return 2
     return 1 if result["outcome"] == "failed" else 0
@@ -172,6 +175,45 @@ def _clients_for(args: argparse.Namespace) -> None:
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     aws.reset_clients()
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``retrain report RUN``: 0 the files are written (and opened with ``--open``); 1 there is no such report."""
+    import webbrowser
+    from pathlib import Path
+
+    from retrain import reports
+
+    local = Path(args.run)
+    try:
+        if local.exists():  # a local run's folder or file: the page rendered again from its report
+            source = (
+                local
+                if local.is_file()
+                else next(
+                    (local / n for n in ("report.json", "result.json") if (local / n).exists()), local / "report.json"
+                )
+            )
+            report = json.loads(source.read_text())
+            paths = reports.write(Path(args.out) if args.out else source.parent, report)
+        else:
+            _clients_for(args)
+            settings = _stack_settings(args, buckets=True)
+            report = reports.fetch(settings.artifact_bucket, args.run, model=args.model)
+            out = Path(args.out or f"retrain-out/reports/{reports.execution_name(args.run)}")
+            paths = reports.write(out, report, reports.page(report))
+    except (RetrainError, OSError, ValueError) as exc:
+        print(f"report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    champion = f"champion v{report.get('champion_version')}" if report.get("champion_version") else "no champion"
+    print(f"{report.get('model') or 'no model'}: {report.get('outcome')} ({champion})")
+    for path in paths.values():
+        print(f"  {path}")
+    if args.open:
+        page = paths["report.html"].resolve().as_uri()
+        if not webbrowser.open(page):
+            print(f"no web browser to open here; open {page}", file=sys.stderr)
+    return 0
 
 
 def _answer(args: argparse.Namespace, approve: bool) -> int:
@@ -497,6 +539,19 @@ def build_parser() -> argparse.ArgumentParser:
         where.add_argument("--stack", default="retrain", help="the deployed stack's name (default retrain)")
         command.add_argument("--table", default=None, help="the registry table (default: from the stack's outputs)")
         command.add_argument("--region", default=None, help="AWS region (default: the boto3 session's)")
+
+    report = sub.add_parser(
+        "report",
+        help="a run's report.json and report.html: downloaded from the stack, or re-rendered from a local folder",
+    )
+    report.add_argument(
+        "run", help="the execution's name or ARN, or a local run's folder (or its report.json / result.json)"
+    )
+    report.add_argument("--model", default=None, help="the run's model (default: looked for in every model's reports)")
+    report.add_argument("--out", default=None, help="folder for the files (default retrain-out/reports/<execution>)")
+    report.add_argument("--open", action="store_true", help="open report.html in a web browser")
+    stack_options(report)
+    report.set_defaults(func=_report)
 
     approve = sub.add_parser("approve", help="approve the candidate a run is waiting on; it is promoted")
     approve.add_argument("run", help="the execution's name or ARN")

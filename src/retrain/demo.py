@@ -111,7 +111,8 @@ def run_demo(
             on_state=progress.StatePrinter(console=console),
             progress=progress.Progress(console),
         )
-        console.line(f"   outcome: {console.paint(res['outcome'], 'bold')}  ->  {out / name / 'result.json'}")
+        console.line(f"   outcome: {console.paint(res['outcome'], 'bold')}")
+        console.line(f"   report: {out / name / 'report.html'} (result.json and report.json beside it)")
         if res.get("error") and not res.get("execution_arn"):  # a run's error is in its last state line
             console.line(f"   error: {res['error']}")
         results.append((name, res))

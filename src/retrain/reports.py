@@ -18,6 +18,7 @@ from retrain.report_page import render
 
 #: The files a run's output folder gets: the result (one contract, two names) and the page.
 RESULT_FILE = "result.json"
+FILES = (RESULT_FILE, layout.REPORT_JSON, layout.REPORT_HTML)
 
 
 def execution_name(run: str) -> str:
@@ -51,16 +52,21 @@ def locate(bucket: str, run: str, *, model: str | None = None) -> str:
     )
 
 
-def fetch(bucket: str, run: str, *, model: str | None = None) -> tuple[dict[str, Any], bytes | None]:
-    """``run``'s ``report.json`` (as a dict) and ``report.html`` (``None`` when only the JSON is there)."""
-    key = locate(bucket, run, model=model)
-    report = aws.get_json(bucket, key)
-    html_key = key.removesuffix(layout.REPORT_JSON) + layout.REPORT_HTML
+def fetch(bucket: str, run: str, *, model: str | None = None) -> dict[str, Any]:
+    """``run``'s ``report.json`` (raises :class:`~retrain.errors.DataNotFound` if there is none)."""
+    report: dict[str, Any] = aws.get_json(bucket, locate(bucket, run, model=model))
+    return report
+
+
+def page(report: dict[str, Any]) -> bytes | None:
+    """The ``report.html`` the Report step wrote for ``report`` (``None`` if it wrote none)."""
+    uri = (report.get("report") or {}).get("html_uri")
+    if not uri:
+        return None
     try:
-        html = aws.get_bytes(bucket, html_key)
+        return aws.get_bytes(*aws.split_uri(uri))
     except DataNotFound:
-        html = None
-    return report, html
+        return None
 
 
 def write(out: str | Path, report: dict[str, Any], html: bytes | None = None) -> dict[str, Path]:
@@ -73,7 +79,7 @@ def write(out: str | Path, report: dict[str, Any], html: bytes | None = None) ->
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, default=str) + "\n"
-    paths = {name: folder / name for name in (RESULT_FILE, layout.REPORT_JSON, layout.REPORT_HTML)}
+    paths = {name: folder / name for name in FILES}
     paths[RESULT_FILE].write_text(text)
     paths[layout.REPORT_JSON].write_text(text)
     paths[layout.REPORT_HTML].write_bytes(html if html is not None else render(report).encode())

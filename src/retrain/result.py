@@ -29,7 +29,6 @@ A failed run keeps what it learned: ``triggered``, ``reasons``, ``checks``,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 OUTCOMES = (
@@ -147,14 +146,6 @@ def _reasons(state: dict[str, Any]) -> list[str]:
     if validation and not validation.get("passed"):
         reasons.extend(validation.get("reasons") or [])
     return reasons
-
-
-def write(out: str | Path, result: dict[str, Any]) -> dict[str, Any]:
-    """Write ``<out>/result.json`` (creating the folder); returns ``result``."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "result.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return result
 
 
 def _blank(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import register_stack
 from retrain import aws, layout, registry, result
 from retrain.config import loads_config
 from retrain.demo import CONFIG, generate_churn
@@ -167,3 +168,51 @@ def test_a_report_that_cannot_be_written_never_changes_the_outcome(cloud, monkey
     assert output["outcome"] == "no-retrain"
     assert "reports bucket refused the write" in output["report_error"]["Cause"]
     assert "report" not in output
+
+
+def test_retrain_report_downloads_a_runs_report_by_name_or_arn(cloud, tmp_path, capsys):
+    # Given the stack's finished runs
+    from retrain.cli import main
+
+    stack = register_stack(cloud, "reports-stack")
+    settings = settings_of(cloud)
+    keys = [
+        i["key"] for i in aws.list_objects(settings.artifact_bucket, "reports/churn/") if i["key"].endswith(".json")
+    ]
+    execution = next(k.split("/")[2] for k in keys if k.endswith("/report.json"))
+    stored = aws.get_json(settings.artifact_bucket, layout.report_key("churn", execution))
+    arn = stored["execution_arn"]
+
+    # When a person asks for one run's report, by execution name or by ARN
+    for run, out in ((execution, tmp_path / "by-name"), (arn, tmp_path / "by-arn")):
+        assert main(["report", run, "--stack", stack, "--out", str(out)]) == 0
+
+        # Then report.json (and result.json, the same) and the stored page are in the folder, and their paths printed
+        assert json.loads((out / "report.json").read_text()) == stored
+        assert json.loads((out / "result.json").read_text()) == stored
+        page = aws.get_bytes(settings.artifact_bucket, layout.report_key("churn", execution, "report.html"))
+        assert (out / "report.html").read_bytes() == page
+        printed = capsys.readouterr().out
+        assert str(out / "report.html") in printed and stored["outcome"] in printed
+
+
+def test_retrain_report_names_a_run_it_cannot_find(cloud, tmp_path, capsys):
+    from retrain.cli import main
+
+    stack = register_stack(cloud, "reports-stack-2")
+
+    assert main(["report", "no-such-run", "--stack", stack, "--out", str(tmp_path)]) == 1
+    assert "no report of run 'no-such-run'" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_retrain_report_renders_a_local_runs_folder_again(tmp_path, capsys):
+    from retrain.cli import main
+
+    report = json.loads((Path(__file__).parents[1] / "report_real_promoted.json").read_text())
+    (tmp_path / "result.json").write_text(json.dumps(report))
+
+    assert main(["report", str(tmp_path)]) == 0
+
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert "<!DOCTYPE html>" in (tmp_path / "report.html").read_text()

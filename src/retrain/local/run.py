@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from retrain import aws, fleet, registry, result, training
+from retrain import aws, fleet, registry, reports, result, training
 from retrain.config import ModelConfig
 from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
-from retrain.errors import RetrainError
+from retrain.errors import DataNotFound, RetrainError
 from retrain.lifecycle import bootstrap
 from retrain.local.inputs import Inputs, read_inputs, window_ids, window_stamps
 from retrain.local.progress import StatePrinter as StatePrinter  # re-exported: it lived here
@@ -215,16 +215,28 @@ def run_in_cloud(
         described = cloud.wait(execution, on_state=on_state)
         if phase is not None:
             phase.failed = described["status"] != "SUCCEEDED"
-    after = registry.get_champion(settings.registry_table, config.model)
+    try:  # what the run's Report step wrote: report.json is the result.json contract
+        outcome = reports.fetch(settings.artifact_bucket, execution, model=config.model)
+    except DataNotFound:  # its Report step did not run or could not write: the same builder, from the history
+        outcome = _from_history(cloud, described, trigger=trigger, model=config.model, before=int(champion["version"]))
+    return outcome
+
+
+def _from_history(
+    cloud: LocalCloud, described: dict[str, Any], *, trigger: str, model: str, before: int
+) -> dict[str, Any]:
+    """``result.json`` from DescribeExecution and the history, when the execution left no report."""
+    table = settings_of(cloud).registry_table
+    after = registry.get_champion(table, model)
     outcome = result.build(
         described,
         trigger=trigger,
-        champion_before=int(champion["version"]),
+        champion_before=before,
         champion_after=int(after["version"]) if after else None,
-        history=None if described["status"] == "SUCCEEDED" else cloud.history(execution),
+        history=cloud.history(described["executionArn"]),
     )
     if outcome.get("candidate"):
-        record = registry.get_version(settings.registry_table, config.model, int(outcome["candidate"]["version"]))
+        record = registry.get_version(table, model, int(outcome["candidate"]["version"]))
         outcome["lineage"] = result.lineage(record or {})
     return outcome
 
@@ -242,8 +254,8 @@ def local_run(
 ) -> dict[str, Any]:
     """Check the inputs, deploy a local cloud, train v1 from REF, run CUR through the state machine.
 
-    Always writes ``<out>/result.json``. Inputs refused before anything ran give
-    ``outcome: failed`` with ``invalid_input: true`` and the error naming the
+    Always writes ``<out>/result.json``, ``report.json`` (the same) and ``report.html``.
+    Inputs refused before anything ran give ``outcome: failed`` with ``invalid_input: true`` and the error naming the
     file (:func:`retrain.local.inputs.read_inputs`); a failed execution keeps
     what its checks found (:func:`retrain.result.build`).
     """
@@ -252,7 +264,7 @@ def local_run(
     try:
         inputs = read_inputs(config_path, reference_path, current_path)
     except RetrainError as exc:
-        return result.write(out, result.refused(trigger, exc))
+        return _write(out, result.refused(trigger, exc))
     return run_inputs(inputs, trigger=trigger, force=force, out=out, on_state=on_state, progress=progress)
 
 
@@ -265,7 +277,11 @@ def run_inputs(
     on_state: StateCallback | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Deploy a local cloud and run checked inputs through it; writes and returns ``result.json``.
+    """Deploy a local cloud and run checked inputs through it; writes the run's files and returns ``result.json``.
+
+    The files are the ones its Report step wrote (``report.json``, ``report.html``),
+    with ``result.json`` a copy of ``report.json``; a run that left no report gets
+    them from the same builder and renderer here.
 
     ``progress`` (default: silent) is told each phase, starting the local cloud first.
     """
@@ -288,6 +304,12 @@ def run_inputs(
                 current_source=inputs.current_source,
                 progress=progress,
             )
+            page = reports.page(outcome)
     except RetrainError as exc:
-        outcome = result.refused(trigger, exc, invalid_input=False)
-    return result.write(out, outcome)
+        outcome, page = result.refused(trigger, exc, invalid_input=False), None
+    return _write(out, outcome, page)
+
+
+def _write(out: str | Path, outcome: dict[str, Any], page: bytes | None = None) -> dict[str, Any]:
+    reports.write(out, outcome, page)
+    return outcome
