@@ -229,7 +229,7 @@ def _error_parts(report: dict[str, Any]) -> tuple[str, str]:
 
 #: The headline sentence of each outcome; the fields are filled by :func:`_sentence`.
 _SENTENCES = {
-    "promoted": "{prefix}: retrained{because}; candidate {candidate} promoted {over}.",
+    "promoted": "{prefix}: retrained{because}; candidate {candidate} promoted {over}{passed}.",
     "rejected": "{prefix}: retrained{because}; candidate {candidate} rejected{gates}; champion {now} stays.",
     "no-retrain": "{prefix}: no signal fired{unjudged}, so no retraining; champion {now} stays.",
     "already-running": "{prefix}: another run of {model} was in progress, so this one stopped before any check.",
@@ -266,10 +266,21 @@ def _sentence(report: dict[str, Any]) -> str:
         "kind": _error_parts(report)[0],
         "doing": f" while retraining because {_and(why)}" if why and report.get("triggered") else "",
     }
+    fields["passed"] = _passed(report)
     unjudged = [s.name for s in _signals(report) if s.insufficient and s.enabled]
     fields["unjudged"] = f" ({len(unjudged)} without enough data: {_and(unjudged)})" if unjudged else ""
     fields["outcome"] = str(report.get("outcome"))
     return _SENTENCES.get(fields["outcome"], "{prefix}: outcome {outcome}.").format(**fields)
+
+
+def _passed(report: dict[str, Any]) -> str:
+    """Why a candidate was promoted: the gates it passed, with the comparison against the champion if made."""
+    gates = [_d(g) for g in _list(report.get("gates"))]
+    if not gates or not all(g.get("passed") for g in gates):
+        return ""
+    versus = next((g for g in gates if g.get("name") == "vs champion" and g.get("detail")), None)
+    passed = f", passing all {len(gates)} gates" if len(gates) > 1 else ", passing its gate"
+    return passed + (f" ({versus['detail']})" if versus else "")
 
 
 def _badge(report: dict[str, Any]) -> str:

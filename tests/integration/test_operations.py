@@ -21,6 +21,7 @@ FUNCTIONS = [
     "Promote",
     "Approval",
     "Reconcile",
+    "Report",
 ]
 OPS_ALARMS = ["ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm", "FunctionErrorsAlarm"]
 

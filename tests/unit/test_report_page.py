@@ -49,12 +49,14 @@ def test_the_page_is_one_well_formed_document_for_every_outcome(outcome: str) ->
         (
             "promoted",
             "Schedule run of churn: retrained because accuracy 0.7153 < 0.8 and drift in 4 of 8 features; "
-            "candidate v2 promoted over v1.",
+            "candidate v2 promoted over v1, passing all 3 gates "
+            "(accuracy 0.8533 vs 0.7183: +0.1350 [+0.0950, +0.1750] not worse).",
         ),
         (
             "real-promoted",
             "Schedule run of churn: retrained because accuracy 0.7027 < 0.8, drift in 5 of 6 features and "
-            "3 more signals (below); candidate v2 promoted over v1.",
+            "3 more signals (below); candidate v2 promoted over v1, passing all 3 gates "
+            "(accuracy 0.8433 vs 0.6467: +0.1967 [+0.1300, +0.2600] not worse).",
         ),
         (
             "no-retrain",
