@@ -8,6 +8,7 @@ never both.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
@@ -86,3 +87,17 @@ def module_churn(
 ) -> Deployment:
     """Like ``deployed_churn``, on ``module_cloud``."""
     return deploy(module_cloud, *churn_config, reference=churn_reference)
+
+
+@pytest.fixture(scope="module")
+def reused_cloud(module_cloud: LocalCloud, module_churn: Deployment) -> Iterator[LocalCloud]:
+    """``local-run`` on the module's cloud (v1 already champion) instead of a fresh one per run."""
+
+    @contextmanager
+    def reuse() -> Iterator[LocalCloud]:
+        yield module_cloud
+
+    patcher = pytest.MonkeyPatch()
+    patcher.setattr("retrain.local.cloud.LocalCloud", reuse)
+    yield module_cloud
+    patcher.undo()

@@ -8,9 +8,9 @@ features drifted and how (a chart with one mark per feature, then a table with
 each feature's reference and current distribution), the validation gates,
 champion against candidate, and the lineage.
 
-It runs in the Report Lambda, which has no numpy or pandas: standard library
-only. The page loads nothing: no script, font, image or stylesheet from
-anywhere; charts are inline SVG, the style is one inline ``<style>``, and a
+It runs in the Report Lambda, which has no numpy or pandas: the standard library
+and :mod:`retrain.result` (itself standard library only). The page loads nothing:
+no script, font, image or stylesheet from anywhere; charts are inline SVG, the style is one inline ``<style>``, and a
 Content-Security-Policy (``default-src 'none'``) makes the browser refuse any
 load. Every string of the report is HTML-escaped. Numbers show 4 significant
 digits (p-values 3, tiny ones in scientific notation); a missing, NaN or
@@ -36,6 +36,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from retrain.result import OUTCOMES
+
 __all__ = ["num", "p_value", "pct", "render", "signed"]
 
 _log = logging.getLogger(__name__)
@@ -45,16 +47,6 @@ LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss", "brier", "mse"})
 #: Keys of ``checks.metrics`` that describe the check, not a metric of the champion.
 _CHECK_KEYS = frozenset(
     {"n", "match_rate", "bound", "value", "judged", "confidence", "n_predictions", "failed", "triggered"}
-)
-_OUTCOMES = (
-    "promoted",
-    "rejected",
-    "no-retrain",
-    "already-running",
-    "duplicate",
-    "cooldown",
-    "insufficient-data",
-    "failed",
 )
 _TRIGGERS = {"schedule": "Schedule", "alarm": "Alarm", "manual": "Manual"}
 DASH = "\u2013"
@@ -285,7 +277,7 @@ def _passed(report: dict[str, Any]) -> str:
 
 def _badge(report: dict[str, Any]) -> str:
     outcome = str(report.get("outcome") or "unknown")
-    cls = outcome if outcome in _OUTCOMES else "other"
+    cls = outcome if outcome in OUTCOMES else "other"
     text = "refused" if report.get("invalid_input") else outcome
     return f'<span class="badge b-{cls}">{_esc(text)}</span>'
 

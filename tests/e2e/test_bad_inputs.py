@@ -13,8 +13,6 @@ still champion.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import RESULT_CONTRACT, Deployment, generate_houses
+from helpers import RESULT_CONTRACT, generate_houses
 from retrain import aws, registry
 from retrain.cli import main
 from retrain.demo import CONFIG, generate_churn
@@ -316,24 +314,10 @@ def test_force_without_a_manual_trigger_is_refused(data, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------- through the state machine
-@pytest.fixture(scope="module")
-def shared(module_cloud: LocalCloud, module_churn: Deployment) -> Iterator[LocalCloud]:
-    """``local-run`` on the module's cloud (v1 already champion) instead of a fresh one per case."""
-
-    @contextmanager
-    def reuse() -> Iterator[LocalCloud]:
-        yield module_cloud
-
-    patcher = pytest.MonkeyPatch()
-    patcher.setattr("retrain.local.cloud.LocalCloud", reuse)
-    yield module_cloud
-    patcher.undo()
-
-
 @pytest.fixture
-def cloud_run(shared: LocalCloud, data, tmp_path):
+def cloud_run(reused_cloud: LocalCloud, data, tmp_path):
     """Run a window through the shared cloud from an empty inference log; v1 must still be champion afterwards."""
-    settings = settings_of(shared)
+    settings = settings_of(reused_cloud)
 
     def clear() -> None:
         for prefix in (inference_prefix("churn"), labels_prefix("churn")):
@@ -437,7 +421,7 @@ def test_windows_production_sends_are_judged_not_crashed_on(cloud_run, tmp_path,
     assert result["outcome"] in {"no-retrain", "rejected"}
 
 
-def test_text_labels_in_a_regression_window_name_the_column_and_the_step(shared, tmp_path):
+def test_text_labels_in_a_regression_window_name_the_column_and_the_step(reused_cloud, tmp_path):
     config = CONFIG.parent / "house-prices.yaml"
     reference, window = tmp_path / "houses.parquet", tmp_path / "window.csv"
     generate_houses(600, 1).to_parquet(reference, index=False)

@@ -13,13 +13,10 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from helpers import Deployment
 from retrain import aws
 from retrain.cli import main
 from retrain.demo import CONFIG, generate_churn
@@ -49,30 +46,16 @@ def states_of(history: list[dict[str, Any]]) -> list[str]:
     return left + never_left
 
 
-@pytest.fixture(scope="module")
-def shared(module_cloud: LocalCloud, module_churn: Deployment) -> Iterator[LocalCloud]:
-    """``local-run`` on the module's cloud (v1 already champion) instead of a fresh one per case."""
-
-    @contextmanager
-    def reuse() -> Iterator[LocalCloud]:
-        yield module_cloud
-
-    patcher = pytest.MonkeyPatch()
-    patcher.setattr("retrain.local.cloud.LocalCloud", reuse)
-    yield module_cloud
-    patcher.undo()
-
-
 @pytest.fixture
-def cloud(shared: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> LocalCloud:
+def cloud(reused_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> LocalCloud:
     """The shared cloud with an empty inference log; output plain whatever the environment says."""
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    settings = settings_of(shared)
+    settings = settings_of(reused_cloud)
     for prefix in (inference_prefix("churn"), labels_prefix("churn")):
         for obj in aws.list_objects(settings.data_bucket, prefix):
             aws.s3().delete_object(Bucket=settings.data_bucket, Key=obj["key"])
-    return shared
+    return reused_cloud
 
 
 def test_local_run_prints_every_state_of_the_history_in_order(cloud, tmp_path, capsys):
