@@ -7,10 +7,18 @@ numpy, pandas and pydantic only.
 - :mod:`.stats`        the statistics: KS, chi-squared, two proportions, PSI, JS, L-inf, Wasserstein, correction
 - :mod:`.profile`      the reference profile, built once per snapshot and stored next to it
 - :mod:`.univariate`   every feature's verdict and the data set's (:func:`detect_drift`)
+- :mod:`.merge`        window profiles of partitions, merged for one verdict (:func:`merge_profiles`)
 - :mod:`.multivariate` the domain classifier (:func:`domain_classifier`)
 - :mod:`.prediction`   prediction drift and the prediction difference rate
 """
 
+from retrain.drift.merge import (
+    WindowProfile,
+    merge_profiles,
+    profile_partition,
+    window_from_bytes,
+    window_to_bytes,
+)
 from retrain.drift.multivariate import MultivariateDrift, domain_classifier
 from retrain.drift.prediction import (
     PredictionDifferenceReport,
@@ -55,6 +63,7 @@ __all__ = [
     "PredictionDifferenceReport",
     "PredictionDriftReport",
     "ReferenceProfile",
+    "WindowProfile",
     "adjust_p_values",
     "build_profile",
     "chi2_table",
@@ -66,10 +75,14 @@ __all__ = [
     "ks_2samp",
     "ks_p_values",
     "linf",
+    "merge_profiles",
     "prediction_difference",
     "prediction_drift",
+    "profile_partition",
     "psi",
     "to_bytes",
     "two_proportion_test",
     "wasserstein_distance",
+    "window_from_bytes",
+    "window_to_bytes",
 ]

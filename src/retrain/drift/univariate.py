@@ -33,7 +33,7 @@ the current window or no longer numeric (schema drift).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from retrain.config import DriftFeature, DriftThresholds
 from retrain.drift._params import check_scalar
+from retrain.drift.merge import WindowCategorical, WindowNumeric, WindowProfile
 from retrain.drift.profile import (
     DEFAULT_MAX_CATEGORIES,
     DEFAULT_POINTS,
@@ -222,6 +223,57 @@ def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float,
     return statistic, distance
 
 
+def _reference_fractions(reference: NumericProfile, x: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+    """The reference CDF at sorted ``x`` (``right``) or just before it (``left``), read as :func:`compare_ecdf` does."""
+    n, points, k = reference.n, reference.values, reference.values.size
+    seen = np.searchsorted(points, x, side=side)
+    if reference.exact:
+        return _fractions(np.concatenate(([0], reference.le))[seen], n)
+    le = np.concatenate(([0.0], reference.le.astype(np.float64)))
+    slope = np.zeros(k + 1)
+    slope[1:k] = np.diff(reference.le) / np.diff(points)
+    out = np.concatenate(([points[0]], points))[seen]
+    np.subtract(x, out, out=out)
+    out *= slope[seen]
+    out += le[seen]
+    out /= n
+    return out
+
+
+def compare_window_ecdf(reference: NumericProfile, current: WindowNumeric) -> tuple[float, float]:
+    """KS statistic and (unnormalized) Wasserstein distance of a profiled reference and a window profile.
+
+    Both CDFs are read at the union of the two profiles' points. With an exact
+    window the differences there are the ones :func:`compare_ecdf` computes from
+    the raw sorted window (the KS statistic is equal bit for bit; the
+    Wasserstein sum is the same sum without its zero-width terms, equal up to
+    float rounding). With a sketched window the differences are also read just
+    before each point and the distance is the exact integral of their absolute
+    value (linear between points): both are within the window's
+    :attr:`~retrain.drift.merge.WindowNumeric.ks_bound` and
+    :attr:`~retrain.drift.merge.WindowNumeric.wasserstein_bound` of the exact
+    statistics against an exact reference.
+    """
+    pooled = np.union1d(reference.values, current.values)
+    m = current.n
+    right = _reference_fractions(reference, pooled, "right")
+    right -= _fractions(current.counts(pooled, "right"), m)
+    width = np.diff(pooled)
+    if current.exact:
+        statistic = ks_from_differences(right)
+        np.abs(right, out=right)
+        return statistic, float(np.dot(right[:-1], width))
+    left = _reference_fractions(reference, pooled, "left")
+    left -= _fractions(current.counts(pooled, "left"), m)
+    statistic = ks_from_differences(np.concatenate((right, left)))
+    a, b = right[:-1], left[1:]  # the difference at the start and just before the end of each interval
+    size = np.abs(a) + np.abs(b)
+    crossing = a * b < 0  # the difference changes sign inside: two triangles
+    with np.errstate(divide="ignore", invalid="ignore"):
+        area = np.where(crossing, (a * a + b * b) / (2.0 * size), size / 2.0)
+    return statistic, float(np.dot(area, width))
+
+
 def _effect(method: str, ref_counts: np.ndarray, cur_counts: np.ndarray, chi2: float, columns: int) -> float:
     if method == "psi":
         return psi(ref_counts, cur_counts, epsilon=PSI_EPSILON)
@@ -260,19 +312,8 @@ def _numeric_feature(
         )
     finite = values[np.isfinite(values)]
     finite.sort()
-    m_rows = len(series)
-    out.n_reference, out.n_current = profile.n, int(finite.size)
-    out.missing_reference = profile.n_missing / profile.n_rows if profile.n_rows else 0.0
-    out.missing_current = (m_rows - finite.size) / m_rows if m_rows else 0.0
-    if profile.n_missing or m_rows - finite.size:
-        out.missing_p_value, out.missing_effect = two_proportion_test(
-            profile.n_missing, profile.n_rows, m_rows - int(finite.size), m_rows
-        )
-    if profile.n == 0 or finite.size == 0:
-        where = "the current window" if profile.n else "the reference" if finite.size else "either window"
-        out.notes.append(f"no finite values in {where}: the values are not compared")
+    if not _numeric_missing(out, profile, len(series), int(finite.size)):
         return out
-    out.tested = True
     if test == "ks" or effect_method in ("ks", "wasserstein"):
         statistic, distance = compare_ecdf(profile, finite)
         if test == "ks":
@@ -294,24 +335,89 @@ def _numeric_feature(
             edges, ref_counts = profile.bins(bins)
             cumulative = np.searchsorted(finite, edges, side="right")
             cur_counts = np.diff(np.concatenate(([0], cumulative, [finite.size])))
-        table = pool_rare(np.vstack((ref_counts, cur_counts)), MIN_EXPECTED)
-        chi2, p_chi2, columns = chi2_table(table, min_expected=0)
-        if test == "chi2":
-            out.statistic, out.p_value = chi2, p_chi2
-        if effect_method in ("psi", "js", "linf", "chi2"):
-            out.effect = _effect(effect_method, table[0], table[1], chi2, columns)
+        _binned(out, ref_counts, cur_counts)
+    return out
+
+
+def _numeric_missing(out: _Pending, profile: NumericProfile, m_rows: int, m: int) -> bool:
+    """Counts and the missing-rate test of a numeric feature; whether its values can be compared."""
+    out.n_reference, out.n_current = profile.n, m
+    out.missing_reference = profile.n_missing / profile.n_rows if profile.n_rows else 0.0
+    out.missing_current = (m_rows - m) / m_rows if m_rows else 0.0
+    if profile.n_missing or m_rows - m:
+        out.missing_p_value, out.missing_effect = two_proportion_test(
+            profile.n_missing, profile.n_rows, m_rows - m, m_rows
+        )
+    if profile.n == 0 or m == 0:
+        where = "the current window" if profile.n else "the reference" if m else "either window"
+        out.notes.append(f"no finite values in {where}: the values are not compared")
+        return False
+    out.tested = True
+    return True
+
+
+def _binned(out: _Pending, ref_counts: np.ndarray, cur_counts: np.ndarray) -> None:
+    """The chi-squared test and the binned effect of a numeric feature from both windows' counts per bin."""
+    table = pool_rare(np.vstack((ref_counts, cur_counts)), MIN_EXPECTED)
+    chi2, p_chi2, columns = chi2_table(table, min_expected=0)
+    if out.test == "chi2":
+        out.statistic, out.p_value = chi2, p_chi2
+    if out.method in ("psi", "js", "linf", "chi2"):
+        out.effect = _effect(out.method, table[0], table[1], chi2, columns)
+
+
+def _numeric_window_feature(
+    name: str, profile: NumericProfile, window: WindowNumeric, method: str, threshold: float | None, bins: int
+) -> _Pending:
+    """:func:`_numeric_feature` with the current window given as a (merged) window profile."""
+    effect_method, test, kind = _resolve("numeric", profile.discrete, method)
+    out = _Pending(effect_method, test, kind)
+    out.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[effect_method]
+    if window.n_bad:
+        out.schema = (
+            f"column {name!r} is numeric in the reference but the current window has {window.n_bad} non-numeric "
+            f"values (dtype {window.dtype}, e.g. {window.bad_example})"
+        )
+    if not _numeric_missing(out, profile, window.n_rows, window.n):
+        return out
+    if not window.exact:
+        out.notes.append(f"current window profiled within {window.ks_bound:.2g} of its CDF")
+    if test == "ks" or effect_method in ("ks", "wasserstein"):
+        statistic, distance = compare_window_ecdf(profile, window)
+        if test == "ks":
+            out.statistic = statistic
+        if effect_method == "ks":
+            out.effect = statistic
+        elif effect_method == "wasserstein":
+            out.effect = distance / wasserstein_scale(profile.mean, profile.std)
+    if test == "chi2" or effect_method in ("psi", "js", "linf", "chi2"):
+        if kind == "discrete":
+            ref_counts = np.concatenate((np.diff(profile.le, prepend=0), [0]))
+            inside = window.count_equal(profile.values)
+            cur_counts = np.concatenate((inside, [window.n - inside.sum()]))
+            if cur_counts[-1]:
+                out.notes.append(f"{int(cur_counts[-1])} current values the reference never had")
+        else:
+            edges, ref_counts = profile.bins(bins)
+            cur_counts = np.diff(np.concatenate(([0], window.count_le(edges), [window.n])))
+        _binned(out, ref_counts, cur_counts)
     return out
 
 
 def _categorical_feature(
     profile: CategoricalProfile, series: pd.Series, method: str, threshold: float | None
 ) -> _Pending:
+    return _categorical_counts(profile, category_counts(series), len(series), method, threshold)
+
+
+def _categorical_counts(
+    profile: CategoricalProfile, counts: dict[str, int], m_rows: int, method: str, threshold: float | None
+) -> _Pending:
+    """:func:`_categorical_feature` from the current window's category counts (first-seen order) and rows."""
     effect_method, test, kind = _resolve("categorical", False, method)
     out = _Pending(effect_method, test, kind)
     out.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[effect_method]
-    counts = category_counts(series)
     _, ref_counts, cur_counts, unseen = profile.align(counts)
-    m_rows = len(series)
     out.n_reference, out.n_current = profile.n_rows, m_rows
     out.missing_reference = profile.n_missing / profile.n_rows if profile.n_rows else 0.0
     out.missing_current = (counts.get(MISSING, 0) / m_rows) if m_rows else 0.0
@@ -371,19 +477,27 @@ def _weights(importances: Mapping[str, float] | None, names: Sequence[str]) -> d
     return {name: value / total for name, value in raw.items()}
 
 
+def _current_columns(current: pd.DataFrame | WindowProfile) -> tuple[Collection[Any], Callable[[str], str]]:
+    """The current window's columns and the kind of one (:func:`column_kind`), from a DataFrame or a profile."""
+    if isinstance(current, WindowProfile):
+        return list(current.schema), current.schema.__getitem__
+    return current.columns, lambda name: column_kind(current[name].dtype)
+
+
 def _schema_findings(
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | WindowProfile,
     numeric: Sequence[str],
     categorical: Sequence[str],
     ignore: Sequence[str],
 ) -> list[Finding]:
     findings: list[Finding] = []
     features = {*numeric, *categorical}
+    current_columns, kind_of = _current_columns(current)
     for name in categorical:
         before = profile.schema.get(name)
-        if name in current.columns and before is not None:
-            after = column_kind(current[name].dtype)
+        if name in current_columns and before is not None:
+            after = kind_of(name)
             if _kind_class(before) != _kind_class(after):
                 findings.append(
                     Finding(
@@ -395,7 +509,7 @@ def _schema_findings(
                     )
                 )
     known = set(profile.schema) | features | set(ignore)
-    extra = [str(c) for c in current.columns if str(c) not in known]
+    extra = [str(c) for c in current_columns if str(c) not in known]
     if profile.schema and extra:
         shown = ", ".join(repr(c) for c in extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
         findings.append(
@@ -437,7 +551,7 @@ def _insufficient(
 # ---------------------------------------------------------------------------------------- entry point
 def detect_drift(
     reference: pd.DataFrame | ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | WindowProfile,
     *,
     numeric: Sequence[str],
     categorical: Sequence[str],
@@ -457,14 +571,19 @@ def detect_drift(
 
     See the module docstring for the methods and the verdicts. The reference is
     a :class:`ReferenceProfile` (sorted once, when the snapshot was made) or a
-    DataFrame (profiled here). The current window is sorted column by column.
+    DataFrame (profiled here). The current window is sorted column by column,
+    or given as a :class:`~retrain.drift.merge.WindowProfile` (its partitions
+    profiled and merged elsewhere, :mod:`retrain.drift.merge`): with exact
+    partition profiles the statistics are the raw window's (the Wasserstein
+    distance up to float rounding), with sketches within the profile's stated
+    bounds.
 
     Parameters
     ----------
     reference : ReferenceProfile or pandas.DataFrame
         The reference (the champion's training snapshot).
-    current : pandas.DataFrame
-        The current production window.
+    current : pandas.DataFrame or WindowProfile
+        The current production window, or its (merged) window profile.
     numeric, categorical : sequence of str
         Names of the numeric and categorical features to test.
     p_value : float, default 0.05
@@ -503,7 +622,9 @@ def detect_drift(
         A numeric feature of a DataFrame reference is not numeric.
     ValueError
         A parameter is out of range, no feature is given, a feature is listed
-        twice, or a feature's method does not apply to its kind.
+        twice, or a feature's method does not apply to its kind; or a window
+        profile has a column it did not profile as a feature, or profiled a
+        feature as the other kind.
     TypeError
         A parameter has the wrong type.
     """
@@ -533,7 +654,8 @@ def detect_drift(
         "critical": critical,
         "importance_share": importance_share,
     }
-    short = _insufficient(profile.n_rows, len(current), min_samples, len(columns), **common)
+    n_current = current.n_rows if isinstance(current, WindowProfile) else len(current)
+    short = _insufficient(profile.n_rows, n_current, min_samples, len(columns), **common)
     if short is not None:
         return short
 
@@ -553,13 +675,19 @@ def detect_drift(
                 )
             )
             continue
-        if name not in current.columns:
+        if isinstance(current, WindowProfile):
+            window = current.columns.get(name)
+            if window is None and name in current.schema:
+                raise ValueError(f"feature {name!r} is a column of the window profile but was not profiled.")
+        if name not in (current.columns if isinstance(current, pd.DataFrame) else current.schema):
             item = _Pending("schema", None, "categorical" if name in categorical else "numeric")
             item.n_reference, item.critical = column.n, opts.critical
             item.schema = f"current window is missing column {name!r}"
             pending[name] = item
             continue
-        if isinstance(column, NumericProfile):
+        if isinstance(current, WindowProfile):
+            item = _window_feature(name, column, current, opts.method, opts.threshold, int(bins))
+        elif isinstance(column, NumericProfile):
             item = _numeric_feature(name, column, current[name], opts.method, opts.threshold, int(bins))
         else:
             item = _categorical_feature(column, current[name], opts.method, opts.threshold)
@@ -567,7 +695,24 @@ def detect_drift(
             item.threshold = limits[item.method]
         item.critical = opts.critical
         pending[name] = item
-    return _verdict(pending, findings, importances, profile.n_rows, len(current), missing_threshold, common)
+    return _verdict(pending, findings, importances, profile.n_rows, n_current, missing_threshold, common)
+
+
+def _window_feature(
+    name: str,
+    column: NumericProfile | CategoricalProfile,
+    current: WindowProfile,
+    method: str,
+    threshold: float | None,
+    bins: int,
+) -> _Pending:
+    """A feature's numbers from a window profile (the same comparisons as from the raw window's column)."""
+    window = current.columns[name]
+    if isinstance(column, NumericProfile) and isinstance(window, WindowNumeric):
+        return _numeric_window_feature(name, column, window, method, threshold, bins)
+    if isinstance(column, CategoricalProfile) and isinstance(window, WindowCategorical):
+        return _categorical_counts(column, window.counts, window.n_rows, method, threshold)
+    raise ValueError(f"feature {name!r} is {column.kind} in the reference but {window.kind} in the window profile.")
 
 
 def _verdict(
