@@ -191,7 +191,7 @@ def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float,
     the current values) in one pass: two ``searchsorted`` calls over the merged
     order. With an exact profile the KS statistic equals scipy's bit for bit.
     """
-    n, m = reference.n, current.size
+    m = current.size
     points, k = reference.values, reference.values.size
     # Merge: each profile point goes right after the current values <= it (K binary searches, K << m), so it
     # ends its group of equal values, and the number of profile points at or before every merged position
@@ -204,17 +204,7 @@ def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float,
     np.not_equal(pooled[1:], pooled[:-1], out=ends[:-1])
     ends[-1] = True
     cur_counts = np.arange(1, pooled.size + 1) - seen  # current values <= pooled[i], at group ends
-    if reference.exact:
-        differences = _fractions(np.concatenate(([0], reference.le))[seen], n)
-    else:  # between two sketch points the CDF is interpolated linearly: le + (x - point) * slope
-        le = np.concatenate(([0.0], reference.le.astype(np.float64)))
-        slope = np.zeros(k + 1)
-        slope[1:k] = np.diff(reference.le) / np.diff(points)
-        differences = np.concatenate(([points[0]], points))[seen]
-        np.subtract(pooled, differences, out=differences)
-        differences *= slope[seen]
-        differences += le[seen]
-        differences /= n
+    differences = _reference_cdf(reference, pooled, seen)
     differences -= _fractions(cur_counts, m)
     statistic = ks_from_differences(differences[ends])
     # Between equal values the width is 0, so inside a group the (not yet final) CDFs do not count.
@@ -223,10 +213,13 @@ def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float,
     return statistic, distance
 
 
-def _reference_fractions(reference: NumericProfile, x: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
-    """The reference CDF at sorted ``x`` (``right``) or just before it (``left``), read as :func:`compare_ecdf` does."""
+def _reference_cdf(reference: NumericProfile, x: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The reference CDF at sorted ``x`` as a fraction, given ``seen``: how many profile points come before each.
+
+    Exact profile: the count at the last point seen. Sketch: between two points
+    the CDF is interpolated linearly (``le + (x - point) * slope``).
+    """
     n, points, k = reference.n, reference.values, reference.values.size
-    seen = np.searchsorted(points, x, side=side)
     if reference.exact:
         return _fractions(np.concatenate(([0], reference.le))[seen], n)
     le = np.concatenate(([0.0], reference.le.astype(np.float64)))
@@ -238,6 +231,11 @@ def _reference_fractions(reference: NumericProfile, x: np.ndarray, side: Literal
     out += le[seen]
     out /= n
     return out
+
+
+def _reference_fractions(reference: NumericProfile, x: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+    """The reference CDF at sorted ``x`` (``right``) or just before it (``left``), read as :func:`compare_ecdf` does."""
+    return _reference_cdf(reference, x, np.searchsorted(reference.values, x, side=side))
 
 
 def compare_window_ecdf(reference: NumericProfile, current: WindowNumeric) -> tuple[float, float]:
@@ -314,29 +312,50 @@ def _numeric_feature(
     finite.sort()
     if not _numeric_missing(out, profile, len(series), int(finite.size)):
         return out
-    if test == "ks" or effect_method in ("ks", "wasserstein"):
-        statistic, distance = compare_ecdf(profile, finite)
-        if test == "ks":
+    _compare_numeric(
+        out,
+        profile,
+        bins,
+        n=int(finite.size),
+        ecdf=lambda: compare_ecdf(profile, finite),
+        count_equal=lambda x: np.searchsorted(finite, x, side="right") - np.searchsorted(finite, x, side="left"),
+        count_le=lambda x: np.searchsorted(finite, x, side="right"),
+    )
+    return out
+
+
+def _compare_numeric(
+    out: _Pending,
+    profile: NumericProfile,
+    bins: int,
+    *,
+    n: int,
+    ecdf: Callable[[], tuple[float, float]],
+    count_equal: Callable[[np.ndarray], np.ndarray],
+    count_le: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    """A numeric feature's test and effect from the current window's CDF: its ``n`` finite values, the KS
+    statistic and Wasserstein distance against the reference (``ecdf``), and its counts of values equal to /
+    at most each of an array of points (the raw sorted window or a merged window profile)."""
+    if out.test == "ks" or out.method in ("ks", "wasserstein"):
+        statistic, distance = ecdf()
+        if out.test == "ks":
             out.statistic = statistic
-        if effect_method == "ks":
+        if out.method == "ks":
             out.effect = statistic
-        elif effect_method == "wasserstein":
+        elif out.method == "wasserstein":
             out.effect = distance / wasserstein_scale(profile.mean, profile.std)
-    if test == "chi2" or effect_method in ("psi", "js", "linf", "chi2"):
-        if kind == "discrete":
+    if out.test == "chi2" or out.method in ("psi", "js", "linf", "chi2"):
+        if out.kind == "discrete":
             ref_counts = np.concatenate((np.diff(profile.le, prepend=0), [0]))
-            inside = np.searchsorted(finite, profile.values, side="right") - np.searchsorted(
-                finite, profile.values, side="left"
-            )
-            cur_counts = np.concatenate((inside, [finite.size - inside.sum()]))
+            inside = count_equal(profile.values)
+            cur_counts = np.concatenate((inside, [n - inside.sum()]))
             if cur_counts[-1]:
                 out.notes.append(f"{int(cur_counts[-1])} current values the reference never had")
         else:
             edges, ref_counts = profile.bins(bins)
-            cumulative = np.searchsorted(finite, edges, side="right")
-            cur_counts = np.diff(np.concatenate(([0], cumulative, [finite.size])))
+            cur_counts = np.diff(np.concatenate(([0], count_le(edges), [n])))
         _binned(out, ref_counts, cur_counts)
-    return out
 
 
 def _numeric_missing(out: _Pending, profile: NumericProfile, m_rows: int, m: int) -> bool:
@@ -382,25 +401,15 @@ def _numeric_window_feature(
         return out
     if not window.exact:
         out.notes.append(f"current window profiled within {window.ks_bound:.2g} of its CDF")
-    if test == "ks" or effect_method in ("ks", "wasserstein"):
-        statistic, distance = compare_window_ecdf(profile, window)
-        if test == "ks":
-            out.statistic = statistic
-        if effect_method == "ks":
-            out.effect = statistic
-        elif effect_method == "wasserstein":
-            out.effect = distance / wasserstein_scale(profile.mean, profile.std)
-    if test == "chi2" or effect_method in ("psi", "js", "linf", "chi2"):
-        if kind == "discrete":
-            ref_counts = np.concatenate((np.diff(profile.le, prepend=0), [0]))
-            inside = window.count_equal(profile.values)
-            cur_counts = np.concatenate((inside, [window.n - inside.sum()]))
-            if cur_counts[-1]:
-                out.notes.append(f"{int(cur_counts[-1])} current values the reference never had")
-        else:
-            edges, ref_counts = profile.bins(bins)
-            cur_counts = np.diff(np.concatenate(([0], window.count_le(edges), [window.n])))
-        _binned(out, ref_counts, cur_counts)
+    _compare_numeric(
+        out,
+        profile,
+        bins,
+        n=window.n,
+        ecdf=lambda: compare_window_ecdf(profile, window),
+        count_equal=window.count_equal,
+        count_le=window.count_le,
+    )
     return out
 
 
