@@ -54,10 +54,7 @@ these bounds, as it does for a DataFrame window.
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from retrain.drift._params import check_scalar
-from retrain.drift.profile import DEFAULT_POINTS, category_key, column_kind, numeric_values
+from retrain.drift.profile import DEFAULT_POINTS, category_key, column_kind, numeric_values, pack, unpack
 from retrain.drift.stats import MISSING
 
 #: Format version of a stored window profile (a reader refuses newer ones).
@@ -524,10 +521,7 @@ def window_to_bytes(profile: WindowProfile) -> bytes:
         "points": profile.points,
         "columns": described,
     }
-    arrays["meta"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
+    return pack(arrays, header)
 
 
 def window_from_bytes(data: bytes) -> WindowProfile:
@@ -538,12 +532,7 @@ def window_from_bytes(data: bytes) -> WindowProfile:
     ValueError
         The bytes are not a window profile, or one of a newer format version.
     """
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        header = json.loads(arrays.pop("meta").tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a drift window profile: {exc}") from exc
+    arrays, header = unpack(data, "drift window profile")
     if header.get("kind") != "window":
         raise ValueError("not a drift window profile: no window header")
     if int(header.get("version", 0)) > WINDOW_VERSION:

@@ -400,6 +400,31 @@ def reference_profile(
 
 
 # ---------------------------------------------------------------------------------------- storage
+def pack(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> bytes:
+    """One ``.npz`` file of ``arrays`` and a JSON ``header`` (stored as the bytes of array ``meta``)."""
+    arrays = {**arrays, "meta": np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8)}
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes, what: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and the header of a file written by :func:`pack` (loaded with ``allow_pickle=False``).
+
+    Raises
+    ------
+    ValueError
+        ``not a <what>: <reason>`` when the bytes are not such a file.
+    """
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        header = json.loads(arrays.pop("meta").tobytes().decode())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a {what}: {exc}") from exc
+    return arrays, header
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -459,10 +484,7 @@ def to_bytes(profile: ReferenceProfile) -> bytes:
         "columns": described,
         "sample": sample_info,
     }
-    arrays["meta"] = np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
+    return pack(arrays, header)
 
 
 def from_bytes(data: bytes) -> ReferenceProfile:
@@ -473,12 +495,7 @@ def from_bytes(data: bytes) -> ReferenceProfile:
     ValueError
         The bytes are not a profile, or one of a newer format version.
     """
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        header = json.loads(arrays.pop("meta").tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a drift reference profile: {exc}") from exc
+    arrays, header = unpack(data, "drift reference profile")
     if int(header.get("version", 0)) > PROFILE_VERSION:
         raise ValueError(f"profile format version {header['version']} is newer than {PROFILE_VERSION}")
     columns: dict[str, ColumnProfile] = {}
