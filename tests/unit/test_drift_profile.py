@@ -77,6 +77,30 @@ def test_a_sketch_keeps_ks_and_wasserstein_within_a_few_thousandths_of_the_raw_r
     assert distance == pytest.approx(scipy.stats.wasserstein_distance(reference, current), abs=2e-3)
 
 
+def test_a_sketch_steps_at_a_heavily_repeated_value_instead_of_ramping_up_to_it() -> None:
+    # Given a reference whose zeros are 40% of its rows among continuous values (a sketch of 500 points)
+    rng = np.random.default_rng(11)
+    reference = np.concatenate((np.zeros(40_000), rng.exponential(size=60_000), -rng.exponential(size=10_000)))
+    sketch = build_profile(pd.DataFrame({"x": reference}), numeric=["x"], categorical=[], points=500, sample_rows=0)
+    x = sketch.columns["x"]
+    assert isinstance(x, NumericProfile) and not x.exact and x.lt is not None
+
+    # Then its CDF just below 0 is the count below 0, not a ramp toward the count at 0 ...
+    ordered = np.sort(reference)
+    probes = np.array([-1e-9, -1e-3, 0.0, 1e-3])
+    expected = np.searchsorted(ordered, probes, side="right")
+    np.testing.assert_allclose(x.counts_at(probes), expected, atol=len(reference) / 500)
+    assert x.counts_at(np.array([0.0]), side="left")[0] == np.searchsorted(ordered, 0.0, side="left")
+    # ... so KS against a window whose zeros are gone is within 1/points of the raw reference's
+    current = np.sort(rng.exponential(size=20_000) - 0.5)
+    statistic, _ = compare_ecdf(x, current)
+    assert statistic == pytest.approx(scipy.stats.ks_2samp(reference, current).statistic, abs=1 / 500)
+    # and the counts below each point survive a round trip
+    again = from_bytes(to_bytes(sketch)).columns["x"]
+    assert isinstance(again, NumericProfile) and again.lt is not None
+    np.testing.assert_array_equal(again.lt, x.lt)
+
+
 def test_quantile_bins_of_the_reference_have_exact_counts() -> None:
     # 1..20, ten times each: the quartiles are 5, 10 and 15, so four bins of 50 rows
     profile = build_profile(

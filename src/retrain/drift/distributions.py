@@ -95,7 +95,7 @@ def numeric_histogram(profile: NumericProfile, values: np.ndarray, *, bins: int 
     # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x. Equal widths
     # make a value's bin arithmetic (one pass), where a search of the edges costs ~40 ms per million.
     below = np.concatenate(([0.0], np.asarray(profile.counts_at(edges[1:-1]), dtype=np.float64), [float(profile.n)]))
-    reference = np.rint(np.diff(below)).astype(np.int64)
+    reference = np.diff(np.rint(below)).astype(np.int64)  # rounded cumulatively: the counts sum to n
     position = np.ceil((finite - lo) * (bins / (hi - lo)))
     current = np.bincount(np.clip(position, 1, bins).astype(np.int64) - 1, minlength=bins)
     return {

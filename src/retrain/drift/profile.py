@@ -8,8 +8,10 @@ So it is summarized once, when the snapshot is made, and stored next to it:
   standard deviation, and the empirical CDF: every distinct value with the
   count of values at or below it when there are at most ``points`` distinct
   values (exact: KS, Wasserstein and bins equal what the raw column gives), or
-  else ``points`` order statistics with their exact counts (a sketch: the CDF
-  between them is interpolated, so KS is within about ``1 / points``);
+  else ``points`` order statistics with their exact counts of values below and
+  at or below each (a sketch: between two points the CDF is interpolated from
+  the count at the first to the count just below the second, so a value
+  repeated many times is a step, not a ramp, and KS is within ``1 / points``);
 - categorical features: the count of every category (up to ``max_categories``,
   10 000 by default, the most frequent first; beyond, one pooled count), so a
   category the reference never had is told from a rare one. Which categories
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from numbers import Integral
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,8 +49,8 @@ from retrain.errors import SchemaMismatch
 if TYPE_CHECKING:
     from retrain.config import ModelConfig
 
-#: Format version of a stored profile (a reader refuses newer ones).
-PROFILE_VERSION = 1
+#: Format version of a stored profile (a reader refuses newer ones). 2: a sketch stores ``lt`` too.
+PROFILE_VERSION = 2
 
 #: A numeric feature with at most this many distinct reference values is discrete (counts, flags, ratings).
 DISCRETE_VALUES = 10
@@ -130,6 +132,9 @@ class NumericProfile:
     exact: bool
     mean: float
     std: float
+    #: Count of reference values < values[j] (int64). Exact profiles: ``le[j-1]``. None for a sketch stored
+    #: before format 2, read as ``le`` (no step at a point: a heavily repeated value is interpolated as a ramp).
+    lt: np.ndarray | None = None
 
     kind = "numeric"
 
@@ -143,11 +148,31 @@ class NumericProfile:
         """At most :data:`DISCRETE_VALUES` distinct values: tested as categories, not as a continuous CDF."""
         return self.exact and 0 < self.values.size <= DISCRETE_VALUES
 
-    def counts_at(self, x: np.ndarray) -> np.ndarray:
-        """Reference values ``<= x`` (exact integers; interpolated between the sketch's points)."""
+    def counts_at(self, x: np.ndarray, side: Literal["left", "right"] = "right") -> np.ndarray:
+        """Reference values ``<= x`` (``right``) or ``< x`` (``left``): exact integers, or a sketch's interpolation."""
+        x = np.asarray(x, dtype=np.float64)
+        return self.counts_given(x, np.searchsorted(self.values, x, side=side))
+
+    def counts_given(self, x: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """:meth:`counts_at` given ``seen``, how many of the profile's points lie at or before each ``x``.
+
+        Exact profile: the count at the last point seen. Sketch: from point
+        ``j - 1`` up to (not including) point ``j`` the count goes linearly from
+        ``le[j-1]`` to ``lt[j]``, the exact count below point ``j``; at point
+        ``j`` it is ``le[j]``.
+        """
+        le = np.concatenate(([0], self.le))
         if self.exact:
-            return np.concatenate(([0], self.le))[np.searchsorted(self.values, x, side="right")]
-        return np.interp(x, self.values, self.le.astype(np.float64), left=0.0)
+            return le[seen]
+        k, points = self.values.size, self.values
+        below = self.le if self.lt is None else self.lt
+        slope = np.zeros(k + 1)
+        slope[1:k] = (below[1:] - self.le[:-1]) / np.diff(points)
+        out = np.concatenate(([points[0]], points))[seen]
+        np.subtract(x, out, out=out)
+        out *= slope[seen]
+        out += le[seen]
+        return out
 
     def bins(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
         """Interior edges of ``bins`` quantile bins of the reference, and the reference's count per bin.
@@ -272,9 +297,10 @@ def _numeric_profile(values: np.ndarray, n_rows: int, points: int) -> NumericPro
         ranks = np.unique(np.concatenate(([1], np.ceil(np.arange(1, points + 1) * (n / points)).astype(np.int64))))
         distinct = np.unique(finite[np.minimum(ranks, n) - 1])
         le, exact = np.searchsorted(finite, distinct, side="right").astype(np.int64), False
+    lt = None if exact else np.searchsorted(finite, distinct, side="left").astype(np.int64)
     with np.errstate(over="ignore", invalid="ignore"):
         mean, std = float(finite.mean()), float(finite.std())
-    return NumericProfile(n_rows, n_rows - n, distinct, le, exact, mean, std)
+    return NumericProfile(n_rows, n_rows - n, distinct, le, exact, mean, std, lt)
 
 
 def _categorical_profile(values: pd.Series, max_categories: int) -> CategoricalProfile:
@@ -437,6 +463,8 @@ def to_bytes(profile: ReferenceProfile) -> bytes:
         if isinstance(column, NumericProfile):
             arrays[f"values_{i}"] = column.values
             arrays[f"le_{i}"] = column.le
+            if column.lt is not None:
+                arrays[f"lt_{i}"] = column.lt
             described.append(
                 {
                     "name": name,
@@ -509,6 +537,7 @@ def from_bytes(data: bytes) -> ReferenceProfile:
                 exact=bool(item["exact"]),
                 mean=math.nan if item["mean"] is None else float(item["mean"]),
                 std=math.nan if item["std"] is None else float(item["std"]),
+                lt=arrays[f"lt_{i}"].astype(np.int64, copy=False) if f"lt_{i}" in arrays else None,
             )
         else:
             columns[item["name"]] = CategoricalProfile(

@@ -216,20 +216,13 @@ def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float,
 def _reference_cdf(reference: NumericProfile, x: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """The reference CDF at sorted ``x`` as a fraction, given ``seen``: how many profile points come before each.
 
-    Exact profile: the count at the last point seen. Sketch: between two points
-    the CDF is interpolated linearly (``le + (x - point) * slope``).
+    Exact profile: the count at the last point seen. Sketch: interpolated
+    between points (:meth:`~retrain.drift.profile.NumericProfile.counts_given`).
     """
-    n, points, k = reference.n, reference.values, reference.values.size
     if reference.exact:
-        return _fractions(np.concatenate(([0], reference.le))[seen], n)
-    le = np.concatenate(([0.0], reference.le.astype(np.float64)))
-    slope = np.zeros(k + 1)
-    slope[1:k] = np.diff(reference.le) / np.diff(points)
-    out = np.concatenate(([points[0]], points))[seen]
-    np.subtract(x, out, out=out)
-    out *= slope[seen]
-    out += le[seen]
-    out /= n
+        return _fractions(np.concatenate(([0], reference.le))[seen], reference.n)
+    out = reference.counts_given(x, seen)
+    out /= reference.n
     return out
 
 
