@@ -156,11 +156,15 @@ def table(args: argparse.Namespace, obj: ObjectFigures, fit_s_per_row: float) ->
     needed = obj.memory_for(object_bytes) + 256 * MiB
     worker_gb = max(1.769, math.ceil(needed / (64 * MiB)) * 64 / 1024)
     rows_per_byte = obj.rows / obj.file_bytes
+    # The Snapshot step reads the labelled training window in one function: the rows it can hold bound training.
+    per_row = (obj.peak_bytes - obj.base_bytes) / obj.rows
+    train_cap = (args.snapshot_gb * 1e9 - obj.base_bytes) / per_row
     print(
         f"\nassumptions: objects of {args.object_mib} MiB, batches of {args.batch_mib} MiB "
         f"({max(1, args.batch_mib // args.object_mib)} objects), worker memory {worker_gb:.2f} GB "
         f"(peak for one object + 256 MiB, at least 1.769 GB: one vCPU), training on {args.train_share:.0%} of the "
-        f"window's rows on {args.instance} ({args.instance_price}/h), judge at {args.judge_gb} GB"
+        f"window's rows, at most {train_cap:,.0f} (what a {args.snapshot_gb} GB Snapshot function holds at "
+        f"{per_row:,.0f} B/row), on {args.instance}, one thread; judge at {args.judge_gb} GB"
     )
     print(
         f"prices (us-east-1, read 2026-12-01): Lambda ${args.lambda_gb_second}/GB-s + ${args.lambda_request}/request, "
@@ -183,7 +187,7 @@ def table(args: argparse.Namespace, obj: ObjectFigures, fit_s_per_row: float) ->
         transitions = RUN_TRANSITIONS + iterations * ITERATION_TRANSITIONS
         s3_requests = objects + 2 * iterations + 4
         rows = size * rows_per_byte
-        fit_h = rows * args.train_share * fit_s_per_row / 3600
+        fit_h = min(rows * args.train_share, train_cap) * fit_s_per_row / 3600
         lambda_usd = (worker_gbs + judge_s * args.judge_gb) * args.lambda_gb_second + iterations * args.lambda_request
         drift_usd = (
             lambda_usd
@@ -210,6 +214,7 @@ def main() -> None:
     parser.add_argument("--batch-mib", type=int, default=256)
     parser.add_argument("--train-share", type=float, default=0.1, help="share of the window's rows trained on")
     parser.add_argument("--judge-gb", type=float, default=10.24)
+    parser.add_argument("--snapshot-gb", type=float, default=10.24)
     parser.add_argument("--s3-mib-s", type=float, default=90.0, help="S3 read rate of one function, MiB/s")
     parser.add_argument("--lambda-gb-second", type=float, default=0.0000166667)
     parser.add_argument("--lambda-request", type=float, default=0.0000002)
