@@ -18,3 +18,8 @@ class Settings(BaseSettings):
     lock_ttl_seconds: int = Field(default=3600, gt=0, validation_alias="LOCK_TTL_SECONDS")
     #: SSM parameter ``<prefix>/<model>`` holds the champion (version, artifact URI, sha256) for serving code.
     champion_parameter_prefix: str = Field(default="/retrain/champion", validation_alias="CHAMPION_PARAMETER_PREFIX")
+    #: The SageMaker engine (Train function only): the role a training job runs as, its image, and the prefix of
+    #: its name (the stack's name: the state machine may start ``training-job/<prefix>-*`` only).
+    sagemaker_role_arn: str = Field(default="", validation_alias="SAGEMAKER_TRAINING_ROLE_ARN")
+    training_image: str = Field(default="", validation_alias="TRAINING_IMAGE")
+    training_job_prefix: str = Field(default="retrain", validation_alias="TRAINING_JOB_PREFIX")

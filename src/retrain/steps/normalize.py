@@ -221,16 +221,21 @@ def cooldown_until(champion: dict[str, Any] | None, hours: float) -> datetime | 
     return utc(promoted) + timedelta(hours=hours) if promoted else None
 
 
-def lock_expires_at(now_epoch: int, ttl_seconds: int, approval_timeout_seconds: int | None) -> int:
+def lock_expires_at(
+    now_epoch: int, ttl_seconds: int, approval_timeout_seconds: int | None, training_job_seconds: int | None = None
+) -> int:
     """When the run's lock lapses, in epoch seconds.
 
     ``ttl_seconds`` (``LockTtlSeconds``) covers the steps themselves. A run that
     waits for approval also holds the lock while it waits, for up to
     ``approval_timeout_seconds``: the lock must outlive that wait, or another
     trigger would take the model over from a run that is merely waiting.
-    ``None`` when the model's config needs no approval.
+    ``None`` when the model's config needs no approval. Likewise a run that
+    trains in a SageMaker job holds the lock while the job runs, for up to its
+    ``training_job_seconds`` (``training.sagemaker.max_runtime_minutes``; ``None``
+    with the Lambda engine).
     """
-    return now_epoch + ttl_seconds + (approval_timeout_seconds or 0)
+    return now_epoch + ttl_seconds + (approval_timeout_seconds or 0) + (training_job_seconds or 0)
 
 
 def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -251,7 +256,10 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
     in_cooldown = until is not None and clock < until and not force
     approval_timeout = round(config.approval.timeout_hours * 3600)
     waits = approval_timeout if config.approval.required else None
-    expires = lock_expires_at(now_epoch, settings.lock_ttl_seconds, waits)
+    job = config.training.sagemaker if config.training.engine == "sagemaker" else None
+    expires = lock_expires_at(
+        now_epoch, settings.lock_ttl_seconds, waits, job.max_runtime_minutes * 60 if job is not None else None
+    )
     result = Run(
         model=model,
         trigger=found.trigger,
@@ -274,6 +282,7 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         cooldown_until=until.isoformat() if until else None,
         approval_required=config.approval.required,
         approval_timeout_seconds=approval_timeout,
+        training_engine=config.training.engine,
         champion_version=int(champion["version"]) if champion else None,
     )
     return {"run": result.model_dump(mode="json")}
