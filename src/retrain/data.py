@@ -34,7 +34,8 @@ from retrain.layout import (  # noqa: F401 - the data layout's names, re-exporte
 )
 
 
-def _read_object(bucket: str, key: str) -> pd.DataFrame:
+def read_object(bucket: str, key: str) -> pd.DataFrame:
+    """One table object, parsed by its ending (:func:`retrain.files.parse_table`)."""
     return parse_table(aws.get_bytes(bucket, key), key, what=aws.uri(bucket, key))
 
 
@@ -58,23 +59,36 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def table_objects(bucket: str, prefix: str, start: datetime, end: datetime) -> list[dict]:
+    """The table objects (CSV or Parquet) in the ``date=`` partitions from ``start`` to ``end`` (inclusive days).
+
+    Each is ``{"key", "etag", "size"}``, day by day in key order: what :func:`read_partitions` reads, and what
+    the distributed drift check splits into batches.
+    """
+    objects: list[dict] = []
+    for day in _days(start, end):
+        for obj in aws.list_objects(bucket, f"{prefix}date={day.isoformat()}/"):
+            if obj["key"].lower().endswith(TABLE_SUFFIXES):
+                objects.append({"key": obj["key"], "etag": obj["etag"], "size": int(obj["size"])})
+    return objects
+
+
+def read_objects(bucket: str, objects: list[dict]) -> pd.DataFrame:
+    """Read and concatenate ``objects`` (as :func:`table_objects` lists them); empty when there are none."""
+    frames = [read_object(bucket, obj["key"]) for obj in objects]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
 def read_partitions(bucket: str, prefix: str, start: datetime, end: datetime) -> tuple[pd.DataFrame, list[dict]]:
     """Read every table in the ``date=`` partitions from ``start`` to ``end`` (inclusive days).
 
     Returns the concatenated frame (empty when nothing is there) and the source
     objects read (key and ETag), for lineage.
     """
-    frames: list[pd.DataFrame] = []
-    sources: list[dict] = []
-    for day in _days(start, end):
-        for obj in aws.list_objects(bucket, f"{prefix}date={day.isoformat()}/"):
-            if not obj["key"].lower().endswith(TABLE_SUFFIXES):
-                continue
-            frames.append(_read_object(bucket, obj["key"]))
-            sources.append({"key": obj["key"], "etag": obj["etag"]})
-    if not frames:
-        return pd.DataFrame(), sources
-    return pd.concat(frames, ignore_index=True), sources
+    objects = table_objects(bucket, prefix, start, end)
+    return read_objects(bucket, objects), [{"key": obj["key"], "etag": obj["etag"]} for obj in objects]
 
 
 def read_prefix(bucket: str, prefix: str) -> tuple[pd.DataFrame, list[dict]]:
@@ -83,7 +97,7 @@ def read_prefix(bucket: str, prefix: str) -> tuple[pd.DataFrame, list[dict]]:
     sources: list[dict] = []
     for obj in aws.list_objects(bucket, prefix):
         if obj["key"].lower().endswith(TABLE_SUFFIXES):
-            frames.append(_read_object(bucket, obj["key"]))
+            frames.append(read_object(bucket, obj["key"]))
             sources.append({"key": obj["key"], "etag": obj["etag"]})
     if not frames:
         return pd.DataFrame(), sources

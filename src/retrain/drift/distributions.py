@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from retrain.drift._params import check_scalar
+from retrain.drift.merge import WindowCategorical, WindowNumeric, WindowProfile
 from retrain.drift.profile import (
     OTHER,
     UNSEEN,
@@ -167,9 +168,54 @@ def _discrete_profile(profile: NumericProfile) -> CategoricalProfile:
     )
 
 
+def _window_histogram(profile: NumericProfile, window: WindowNumeric, *, bins: int) -> dict[str, Any]:
+    """:func:`numeric_histogram` of a profiled window: its span and counts read from its CDF."""
+    finite = window.n
+    if finite:
+        # numpy's linear quantiles, with the order statistics read from the CDF (exact when the profile is).
+        below = np.asarray(window.count_le(window.values))
+        h = (finite - 1) * np.array([0.01, 0.99])
+        ranks = np.stack([np.floor(h), np.minimum(np.floor(h) + 1, finite - 1)])
+        at = window.values[np.minimum(np.searchsorted(below, ranks, side="right"), window.values.size - 1)]
+        quantiles = at[0] + (h - ranks[0]) * (at[1] - at[0])
+    lows = [_quantile(profile, 0.01)] if profile.n else []
+    highs = [_quantile(profile, 0.99)] if profile.n else []
+    if finite:
+        lows.append(float(quantiles[0]))
+        highs.append(float(quantiles[1]))
+    lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, lo + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    reference = np.rint(
+        np.diff(
+            np.concatenate(([0.0], np.asarray(profile.counts_at(edges[1:-1]), dtype=np.float64), [float(profile.n)]))
+        )
+    ).astype(np.int64)
+    current_le = np.asarray(window.count_le(edges[1:-1]), dtype=np.float64) if finite else np.zeros(bins - 1)
+    current = np.rint(np.diff(np.concatenate(([0.0], current_le, [float(finite)])))).astype(np.int64)
+    return {
+        "kind": "numeric",
+        "edges": [float(e) for e in edges],
+        "reference": reference.tolist(),
+        "current": current.tolist(),
+        "missing_reference": _rate(profile.n_missing, profile.n_rows),
+        "missing_current": _rate(window.n_missing, window.n_rows),
+    }
+
+
+def _window_discrete_counts(window: WindowNumeric) -> dict[str, int]:
+    """:func:`_discrete_counts` of a profiled window (exact when its CDF is)."""
+    counts = window.count_equal(window.values)
+    out = {category_key(v): int(c) for v, c in zip(window.values, counts, strict=True) if c}
+    if window.n_missing:
+        out[MISSING] = int(window.n_missing)
+    return out
+
+
 def distributions(
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    current: pd.DataFrame | WindowProfile,
     features: Sequence[str],
     *,
     bins: int = DEFAULT_BINS,
@@ -177,14 +223,28 @@ def distributions(
 ) -> dict[str, dict[str, Any]]:
     """Each feature's reference and current distributions (see the module docstring).
 
-    Features the profile does not describe or the window lacks are left out.
+    ``current`` is the window's rows, or its profile (a window profiled in partitions,
+    :mod:`retrain.drift.merge`): then the window's counts are read from its CDF
+    (exact when the profile is) and its category counts. Features the profile
+    does not describe or the window lacks are left out.
     """
     out: dict[str, dict[str, Any]] = {}
     for name in features:
         column = profile.columns.get(name)
-        if column is None or name not in current.columns:
+        if column is None:
             continue
-        if isinstance(column, NumericProfile):
+        if isinstance(current, WindowProfile):
+            window = current.columns.get(name)
+            if isinstance(column, NumericProfile) and isinstance(window, WindowNumeric):
+                if column.discrete:
+                    out[name] = category_bars(_discrete_profile(column), _window_discrete_counts(window), top=top)
+                else:
+                    out[name] = _window_histogram(column, window, bins=bins)
+            elif isinstance(column, CategoricalProfile) and isinstance(window, WindowCategorical):
+                out[name] = category_bars(column, dict(window.counts), top=top)
+        elif name not in current.columns:
+            continue
+        elif isinstance(column, NumericProfile):
             values, _, _ = numeric_values(current[name])
             if column.discrete:
                 out[name] = category_bars(_discrete_profile(column), _discrete_counts(values), top=top)

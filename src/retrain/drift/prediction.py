@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from retrain.config import DriftFeature, DriftMethod, Problem
 from retrain.drift._params import check_scalar
+from retrain.drift.merge import WindowCategorical, WindowColumn, WindowNumeric, WindowProfile
 from retrain.drift.profile import ColumnProfile, NumericProfile, ReferenceProfile, category_key
 from retrain.drift.univariate import FeatureDrift, detect_drift
 
@@ -55,7 +56,7 @@ class PredictionDifferenceReport(BaseModel):
 
 def prediction_drift(
     reference: ColumnProfile,
-    current: pd.Series | np.ndarray,
+    current: pd.Series | np.ndarray | WindowColumn,
     *,
     on: str = "prediction",
     method: DriftMethod = "auto",
@@ -70,8 +71,9 @@ def prediction_drift(
     ----------
     reference : NumericProfile or CategoricalProfile
         The reference distribution (classes are categorical; scores and regression values numeric).
-    current : pandas.Series or numpy.ndarray
-        The current window's predictions.
+    current : pandas.Series, numpy.ndarray, WindowNumeric or WindowCategorical
+        The current window's predictions, or their profile (a window profiled in partitions,
+        :mod:`retrain.drift.merge`; of the reference's kind, else ``ValueError``).
     on : str, default "prediction"
         What is compared (``prediction`` or ``score``), for the report.
     method, threshold, p_value, bins, min_samples
@@ -82,13 +84,21 @@ def prediction_drift(
     -------
     PredictionDriftReport
     """
-    series = current if isinstance(current, pd.Series) else pd.Series(np.asarray(current))
     profile = ReferenceProfile(columns={on: reference}, n_rows=reference.n_rows, schema={})
     numeric = [on] if isinstance(reference, NumericProfile) else []
     categorical = [] if numeric else [on]
+    window: pd.DataFrame | WindowProfile
+    if isinstance(current, WindowNumeric | WindowCategorical):
+        if current.kind != ("numeric" if numeric else "categorical"):
+            raise ValueError(f"current is a {current.kind} profile, the reference of {on!r} is not.")
+        kind = "float" if isinstance(current, WindowNumeric) else "text"
+        window, n_current = WindowProfile({on: current}, current.n_rows, {on: kind}), current.n_rows
+    else:
+        series = current if isinstance(current, pd.Series) else pd.Series(np.asarray(current))
+        window, n_current = pd.DataFrame({on: series.reset_index(drop=True)}), len(series)
     report = detect_drift(
         profile,
-        pd.DataFrame({on: series.reset_index(drop=True)}),
+        window,
         numeric=numeric,
         categorical=categorical,
         p_value=p_value,
@@ -114,7 +124,7 @@ def prediction_drift(
         insufficient=report.insufficient,
         reason=reason,
         n_reference=reference.n_rows,
-        n_current=len(series),
+        n_current=n_current,
     )
 
 

@@ -8,18 +8,36 @@ import pandas as pd
 
 from retrain.config import ModelConfig
 from retrain.contracts import Run
-from retrain.data import filter_window, inference_prefix, labels_prefix, read_partitions, utc
+from retrain.data import (
+    filter_window,
+    inference_prefix,
+    labels_prefix,
+    read_objects,
+    read_partitions,
+    table_objects,
+    utc,
+)
 from retrain.settings import Settings
 from retrain.steps.model_config import load_model_config  # noqa: F401 - shared by the steps
 
 
+def window_objects(settings: Settings, config: ModelConfig, start: datetime, end: datetime) -> list[dict]:
+    """The inference log's table objects (key, ETag, size) in the partitions of ``[start, end)``'s days."""
+    return table_objects(settings.data_bucket, inference_prefix(config.model), start, end)
+
+
 def inference_window(
-    settings: Settings, config: ModelConfig, start: datetime, end: datetime
+    settings: Settings, config: ModelConfig, start: datetime, end: datetime, *, objects: list[dict] | None = None
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Inference-log rows predicted in ``[start, end)``, in time order, and the objects read."""
-    frame, sources = read_partitions(settings.data_bucket, inference_prefix(config.model), start, end)
+    """Inference-log rows predicted in ``[start, end)``, in time order, and the objects read (key and ETag).
+
+    ``objects``: the window's objects when already listed (:func:`window_objects`).
+    """
+    if objects is None:
+        objects = window_objects(settings, config, start, end)
+    frame = read_objects(settings.data_bucket, objects)
     window = filter_window(frame, config.monitoring.timestamp_column, start, end, what="inference log")
-    return window, sources
+    return window, [{"key": obj["key"], "etag": obj["etag"]} for obj in objects]
 
 
 def labels_since(settings: Settings, config: ModelConfig, start: datetime, end: datetime) -> tuple[pd.DataFrame, list]:

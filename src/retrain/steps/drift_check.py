@@ -11,11 +11,18 @@ Signals, each one vote when enabled and given enough data (insufficient data nev
 
 The profile is read from S3 (written when the snapshot was made); an older
 snapshot without one, or one that lacks a feature, is profiled here from its data.
+
+A window of many partitions (``triggers.drift.engine``) is not read here: :func:`run`
+writes a batch manifest and returns a plan, the ``ProfileWindow`` Distributed Map
+profiles the batches (:mod:`retrain.steps.drift_profile`), and :func:`judge` merges
+their profiles. Both paths end in :func:`check`, which judges a DataFrame window and
+a merged profile alike (see docs/drift.md, "Distributed drift check").
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -24,59 +31,125 @@ from pydantic import BaseModel, ConfigDict
 
 from retrain import aws, layout, registry, snapshot
 from retrain.config import DriftTrigger, ModelConfig
-from retrain.contracts import CheckOut, Run
+from retrain.contracts import CheckOut, DriftJudgeInput, DriftPlanOut, Run
 from retrain.drift import (
     MultivariateDrift,
     PredictionDriftReport,
     ReferenceProfile,
+    WindowProfile,
     detect_drift,
     domain_classifier,
     prediction_difference,
     prediction_drift,
 )
 from retrain.drift.distributions import distributions
+from retrain.drift.merge import WindowColumn
 from retrain.drift.profile import build_profile, reference_profile
 from retrain.errors import ConfigError, DataNotFound, InsufficientData
 from retrain.observability import logger, metrics
 from retrain.settings import Settings
-from retrain.steps.common import inference_window, load_model_config, window_bounds
+from retrain.steps import drift_batches as batches
+from retrain.steps.common import inference_window, load_model_config, window_bounds, window_objects
 
 #: Largest ``details`` (JSON bytes) a check returns: Step Functions' payload limit is 256 KB for the whole state.
 MAX_DETAILS_BYTES = 120_000
 
 
-def run(run: Run, *, settings: Settings) -> CheckOut:
+@dataclass(frozen=True)
+class Window:
+    """The window a check judges: every row (single engine), or a merged profile and a row sample (distributed).
+
+    ``data`` is what the data set drift and the distributions read (a DataFrame
+    or a :class:`~retrain.drift.WindowProfile`, judged alike); ``rows`` are the
+    rows the domain classifier and the prediction difference rate see (the
+    window itself, or its seeded uniform sample).
+    """
+
+    data: pd.DataFrame | WindowProfile
+    rows: pd.DataFrame
+    engine: str = "single"
+
+    @property
+    def n_rows(self) -> int:
+        return self.data.n_rows if isinstance(self.data, WindowProfile) else len(self.data)
+
+    @property
+    def columns(self) -> list[str]:
+        data = self.data
+        return list(data.schema) if isinstance(data, WindowProfile) else [str(c) for c in data.columns]
+
+    def column(self, name: str) -> pd.Series | WindowColumn | None:
+        """A column's values (a DataFrame window) or its profile (a profiled window); None when absent."""
+        if isinstance(self.data, WindowProfile):
+            return self.data.columns.get(name)
+        return self.data[name] if name in self.data.columns else None
+
+
+def run(run: Run, *, settings: Settings) -> CheckOut | DriftPlanOut:
     """Compare the window with the champion's reference; one vote per enabled signal with enough data.
+
+    When the window is to be profiled in batches (``triggers.drift.engine``),
+    writes the batch manifest and returns a :class:`~retrain.contracts.DriftPlanOut`
+    for the state machine's Distributed Map instead; :func:`judge` then gives the verdict.
 
     Raises :class:`~retrain.errors.ModelNotFound` when the model has no
     champion and :class:`~retrain.errors.ConfigError` when
     ``triggers.drift.features`` names a column that is not a feature.
     """
+    config, policy, champion = _prepare(settings, run)
+    start, end = window_bounds(run)
+    objects = window_objects(settings, config, start, end)
+    if batches.distributed(policy, len(objects)):
+        return batches.plan(settings, run, policy, objects)
+    current, _ = inference_window(settings, config, start, end, objects=objects)
+    return check(settings, run, config, champion, Window(current, current))
+
+
+def judge(request: DriftJudgeInput, *, settings: Settings) -> CheckOut:
+    """The verdict on a window the Distributed Map profiled: the batches' profiles merged, then as :func:`run`.
+
+    Raises
+    ------
+    UnreadableData, SchemaMismatch, DataNotFound, AccessDenied, BatchFailed
+        A batch failed: its recorded error, of its recorded type, naming the batch and its object.
+    DataNotFound, BatchMismatch
+        The batches' profiles do not cover exactly the manifest's objects (the message names the batch).
+    """
+    run = request.run
+    config, policy, champion = _prepare(settings, run)
+    profile, sample = batches.merged(settings, request, policy, seed=config.training.seed)
+    return check(settings, run, config, champion, Window(profile, sample, engine="distributed"))
+
+
+def _prepare(settings: Settings, run: Run) -> tuple[ModelConfig, DriftTrigger, dict[str, Any]]:
     config = load_model_config(settings, run.model)
-    trigger = config.triggers.drift
-    policy = trigger or DriftTrigger()
+    policy = config.triggers.drift or DriftTrigger()
     try:
         policy.check_features(config.features.numeric, config.features.categorical)
     except ValueError as exc:
         raise ConfigError(f"config of model {run.model!r}: {exc}") from exc
-    champion = registry.require_champion(settings.registry_table, run.model)
-    start, end = window_bounds(run)
-    current, _ = inference_window(settings, config, start, end)
-    if current.empty:
+    return config, policy, registry.require_champion(settings.registry_table, run.model)
+
+
+def check(settings: Settings, run: Run, config: ModelConfig, champion: dict[str, Any], window: Window) -> CheckOut:
+    """Every signal on ``window`` (rows or a merged profile), the EMF metrics, the distributions: the check's output."""
+    trigger = config.triggers.drift
+    policy = trigger or DriftTrigger()
+    if window.n_rows == 0:
         return CheckOut(
             signal="drift",
             enabled=trigger is not None,
             triggered=False,
             insufficient=True,
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
-            details={"share": 0.0, "drifted": False, "features": {}, "n_current": 0},
+            details={"share": 0.0, "drifted": False, "features": {}, "n_current": 0, "engine": window.engine},
         )
     profile, source = _reference(settings, config, champion["snapshot_id"], champion.get("snapshot_profile_sha256"))
     model_profile = snapshot.load_model_profile(champion["artifact_uri"], sha256=champion.get("model_profile_sha256"))
     importances = model_profile.meta.get("importances") if model_profile is not None else None
     report = detect_drift(
         profile,
-        current,
+        window.data,
         numeric=config.features.numeric,
         categorical=config.features.categorical,
         p_value=policy.p_value,
@@ -89,11 +162,13 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         missing_threshold=policy.missing_threshold,
         importances=importances,
         importance_share=policy.importance_share,
-        ignore_columns=_monitoring_columns(config, current),
+        ignore_columns=_monitoring_columns(config, window.columns),
     )
     details: dict[str, Any] = report.model_dump(mode="json")
-    details.update(n_current=len(current), n_reference=profile.n_rows, profile=source)
-    details["distributions_uri"] = _store_distributions(settings, run, profile, current, config.features.all)
+    details.update(n_current=window.n_rows, n_reference=profile.n_rows, profile=source, engine=window.engine)
+    if window.engine != "single":
+        details["n_sample"] = len(window.rows)
+    details["distributions_uri"] = _store_distributions(settings, run, profile, window.data, config.features.all)
     votes: list[bool] = []
     reasons: list[str] = []
     if not report.insufficient:
@@ -103,11 +178,11 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
 
     checks: list[tuple[str, Any]] = []
     if policy.multivariate is not None and not report.insufficient:
-        checks.append(("multivariate", _multivariate(policy, config, profile, current)))
+        checks.append(("multivariate", _multivariate(policy, config, profile, window.rows)))
     if policy.prediction is not None:
-        checks.append(("prediction", _prediction(settings, policy, config, champion, model_profile, profile, current)))
+        checks.append(("prediction", _prediction(settings, policy, config, champion, model_profile, profile, window)))
     if policy.prediction_difference is not None:
-        checks.append(("prediction_difference", _difference(settings, policy, config, champion, current)))
+        checks.append(("prediction_difference", _difference(settings, policy, config, champion, window.rows)))
     for name, outcome in checks:
         details[name] = outcome.model_dump(mode="json")
         fired = _fired(outcome)
@@ -152,12 +227,12 @@ def _reference(
     return reference_profile(config, frame, meta={"model": config.model, "snapshot_id": snapshot_id}), "computed"
 
 
-def _monitoring_columns(config: ModelConfig, current: pd.DataFrame) -> list[str]:
+def _monitoring_columns(config: ModelConfig, columns: list[str]) -> list[str]:
     mon = config.monitoring
     prefix = getattr(mon, "proba_prefix", None)
     names = [mon.id_column, mon.timestamp_column, mon.prediction_column, getattr(mon, "flagged_column", "flagged")]
     if prefix:
-        names += [str(c) for c in current.columns if str(c).startswith(prefix)]
+        names += [c for c in columns if c.startswith(prefix)]
     return names
 
 
@@ -209,7 +284,7 @@ def _prediction(
     champion: dict[str, Any],
     model_profile: ReferenceProfile | None,
     profile: ReferenceProfile,
-    current: pd.DataFrame,
+    window: Window,
 ) -> Any:
     options = policy.prediction
     assert options is not None
@@ -218,11 +293,12 @@ def _prediction(
         model_profile = _predictions_of_sample(settings, config, champion, profile)
         if model_profile is None:
             return _unavailable("insufficient data: the champion has no reference distribution of its predictions")
-    on, values = "prediction", current.get(mon.prediction_column)
+    on, values = "prediction", window.column(mon.prediction_column)
     positive = model_profile.meta.get("positive_class")
     score_column = f"{getattr(mon, 'proba_prefix', 'proba_')}{positive}" if positive is not None else None
-    if score_column and score_column in current.columns and "score" in model_profile.columns:
-        on, values = "score", current[score_column]
+    score = window.column(score_column) if score_column else None
+    if score is not None and "score" in model_profile.columns:
+        on, values = "score", score
     if values is None:
         return _unavailable(f"insufficient data: the inference log has no {mon.prediction_column!r} column")
     reference = model_profile.columns.get(on)
@@ -303,7 +379,7 @@ def _difference(
 
 # ------------------------------------------------------------------ output
 def _store_distributions(
-    settings: Settings, run: Run, profile: ReferenceProfile, current: pd.DataFrame, features: list[str]
+    settings: Settings, run: Run, profile: ReferenceProfile, current: pd.DataFrame | WindowProfile, features: list[str]
 ) -> str:
     """Write every feature's reference and current distributions for the run's report; returns their S3 URI.
 
