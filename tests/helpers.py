@@ -36,6 +36,7 @@ FUNCTION_IDS = {
     "normalize": "NormalizeFunction",
     "metric_check": "MetricCheckFunction",
     "drift_check": "DriftCheckFunction",
+    "drift_profile": "DriftProfileFunction",
     "snapshot": "SnapshotFunction",
     "train": "TrainFunction",
     "validate": "ValidateFunction",

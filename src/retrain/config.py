@@ -308,6 +308,27 @@ class DriftProfileSettings(_Strict):
     """Rows of the seeded reference sample stored in the profile (the domain classifier's reference rows)."""
 
 
+class DistributedDrift(_Strict):
+    """How a window too large for one function is profiled: batches of partitions on a Distributed Map.
+
+    See docs/drift.md, "Distributed drift check".
+    """
+
+    min_partitions: int = Field(default=64, ge=1)
+    """With ``engine: auto``, the check runs distributed when the window has more table objects than this."""
+    batch_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    """Target bytes of table objects per map iteration (objects are grouped in listing order; an object larger
+    than this is a batch of its own)."""
+    max_concurrency: int = Field(default=40, ge=1, le=1000)
+    """Map iterations (batches) running at once."""
+    points: int = Field(default=20000, ge=100, le=1000000)
+    """Sketch points per numeric feature of each batch's profile (exact up to this many distinct values; beyond,
+    KS within 1/``points``)."""
+    sample_rows: int = Field(default=5000, ge=0, le=200000)
+    """Rows of the seeded uniform sample of the window kept across batches, on which the domain classifier and
+    the prediction difference rate run in distributed mode."""
+
+
 class DriftTrigger(_Strict):
     """Retrain when the data drifts: enough features, a critical one, or the important ones.
 
@@ -346,6 +367,12 @@ class DriftTrigger(_Strict):
     """Champion/candidate prediction difference rate: its own vote; off by default."""
     profile: DriftProfileSettings = Field(default_factory=DriftProfileSettings)
     """How each snapshot's reference profile is built (once, when the snapshot is made)."""
+    engine: Literal["auto", "single", "distributed"] = "auto"
+    """Where the window is read: ``single`` (the whole window in the DriftCheck function), ``distributed``
+    (batches of partitions profiled on a Distributed Map, merged and judged), or ``auto`` (distributed when the
+    window has more table objects than ``distributed.min_partitions``)."""
+    distributed: DistributedDrift = Field(default_factory=DistributedDrift)
+    """Batching and sketch settings of the distributed engine."""
 
     def check_features(self, numeric: list[str], categorical: list[str]) -> None:
         kinds = {**dict.fromkeys(numeric, "numeric"), **dict.fromkeys(categorical, "categorical")}
@@ -554,6 +581,37 @@ class Monitoring(_Strict):
     """Bootstrap resamples per interval (seeded: the same window always gives the same interval)."""
 
 
+class SageMakerTraining(_Strict):
+    """Where a SageMaker training job fits the candidate (``training.engine: sagemaker``)."""
+
+    instance_type: str = "ml.m5.xlarge"
+    """The job's instance type (``ml.`` and a SageMaker training instance type); it runs the fit alone."""
+    instance_count: int = 1
+    """Always 1: a scikit-learn estimator fits on one machine."""
+    max_runtime_minutes: int = Field(default=60, ge=1, le=7200)
+    """Longest the job may run; SageMaker stops it then and the run fails (the model's lock is held this much
+    longer than ``LockTtlSeconds``)."""
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    """Size of the job's storage volume, which holds the snapshot and the model while it trains."""
+
+    @field_validator("instance_type")
+    @classmethod
+    def _ml_instance(cls, value: str) -> str:
+        if not re.fullmatch(r"ml\.[a-z0-9]+(\.[a-z0-9]+)+", value):
+            raise ValueError(f"instance_type == {value!r}, must be a SageMaker instance type such as 'ml.m5.xlarge'")
+        return value
+
+    @field_validator("instance_count")
+    @classmethod
+    def _one_instance(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(
+                f"instance_count == {value}, must be 1: a scikit-learn estimator fits on one machine "
+                "(choose a larger instance_type instead)"
+            )
+        return value
+
+
 class Training(_Strict):
     """How a candidate is trained: the estimator and the data of its snapshot."""
 
@@ -582,6 +640,18 @@ class Training(_Strict):
     share one "infrequent" column, which categories unseen in training also map to (a feature with fewer
     categories is encoded one column per category, unseen ones as all zeros). Raise it if more than 49
     categories of a feature matter."""
+    engine: Literal["lambda", "sagemaker"] = "lambda"
+    """Where the candidate is fitted: ``lambda`` in the Train function (15 minutes, 10 GB at most), or
+    ``sagemaker`` in a SageMaker training job (see ``sagemaker``); both fit the same way."""
+    sagemaker: SageMakerTraining | None = None
+    """The training job's resources, with ``engine: sagemaker`` (``null``: the defaults)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sagemaker_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("engine") == "sagemaker" and data.get("sagemaker") is None:
+            return {**data, "sagemaker": {}}
+        return data
 
 
 class Compare(_Strict):

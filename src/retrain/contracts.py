@@ -89,6 +89,8 @@ class Run(_Payload):
     cooldown_until: Timestamp | None = None
     approval_required: Flag = False
     approval_timeout_seconds: Annotated[int, Field(ge=0, description="seconds (an integer >= 0)")] = 86400
+    #: Where Train fits the candidate (``training.engine`` of the model's config); the state machine branches on it.
+    training_engine: Literal["lambda", "sagemaker"] = "lambda"
     #: The champion when the run was normalized (None: no champion yet); messages name it.
     champion_version: Version | None = None
 
@@ -269,6 +271,75 @@ class CheckOut(_Payload):
     def voted(self) -> bool:
         """At least one signal of this check had enough data to vote."""
         return bool(self.votes)
+
+
+class DriftPlan(_Payload):
+    """Where the distributed drift check's batches are (``DriftCheck``'s output when the window is profiled in
+    batches; the ``ProfileWindow`` Map reads ``manifest_key``, ``JudgeDrift`` gets it back)."""
+
+    bucket: str
+    manifest_key: str
+    partials_prefix: str
+    failures_prefix: str
+    result_prefix: str
+    objects: Count
+    batches: Count
+    bytes: Count
+    max_concurrency: Annotated[int, Field(ge=1, le=1000, description="an integer from 1 to 1000")]
+
+
+class DriftPlanOut(RunInput):
+    """``DriftCheck``'s output on the distributed path: the run (for the Map's iterations) and the plan."""
+
+    plan: DriftPlan
+
+
+class DriftObject(_Payload):
+    """One table object of the window, as the batch manifest lists it."""
+
+    key: Annotated[str, Field(min_length=1, description="an S3 key")]
+    etag: str
+    size: Count
+
+
+class DriftBatch(_Payload):
+    """One item of the batch manifest: table objects profiled by one map iteration."""
+
+    index: Count
+    objects: Annotated[list[DriftObject], Field(min_length=1, description="a non-empty list of objects")]
+
+
+class DriftProfileInput(RunInput):
+    """``ProfileBatch``'s input (the Map's ``ItemSelector``): the run and one batch of the manifest."""
+
+    batch: DriftBatch
+
+
+class DriftProfileOut(_Payload):
+    """What one map iteration profiled (the profile and sample themselves are in S3)."""
+
+    index: int
+    rows: int
+    objects: int
+    sample_rows: int
+
+
+class MapOutcome(_Payload):
+    """How the ``ProfileWindow`` Map ended: its ``ResultWriter`` details, or the error its Catch records."""
+
+    Error: str | None = None
+    Cause: str | None = None
+
+
+class DriftJudgeInput(DriftPlanOut):
+    """``JudgeDrift``'s input: the plan, and how the Map ended (``Error`` set when it failed)."""
+
+    map: MapOutcome | None = None
+
+    @property
+    def map_error(self) -> MapOutcome | None:
+        """The Map's error, or None when it succeeded."""
+        return self.map if self.map is not None and self.map.Error is not None else None
 
 
 def _rule(field: str, value: Any, expected: str) -> PydanticCustomError:

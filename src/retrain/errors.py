@@ -98,3 +98,11 @@ class BootstrapRejected(RetrainError):
 
 class StackNotFound(RetrainError):
     """The deployed stack cannot be described, or lacks an output the command needs."""
+
+
+class BatchMismatch(RetrainError):
+    """The distributed drift check's batch profiles do not cover exactly the objects of its manifest."""
+
+
+class BatchFailed(RetrainError):
+    """A batch of the distributed drift check failed for a reason that is not one of the other types."""

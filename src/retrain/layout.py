@@ -40,6 +40,28 @@ def artifact_key(model: str, version: int, name: str = ARTIFACT_FILE) -> str:
     return f"models/{model}/v{version}/{name}"
 
 
+#: SageMaker training jobs (``training.engine: sagemaker``): their code, content-addressed under ``code/``, and
+#: per job ``training-jobs/<model>/<job>/``: ``input/config.yaml`` (the config it trains) and ``output/model.tar.gz``
+#: (SageMaker writes it there: the output path is ``training-jobs/<model>/``).
+def sourcedir_key(sha256: str) -> str:
+    """The training job source dir whose ``.tar.gz`` has this sha256."""
+    return f"code/retrain-{sha256[:12]}.tar.gz"
+
+
+def training_jobs_prefix(model: str) -> str:
+    """A model's training jobs' folder: the jobs' ``S3OutputPath``."""
+    return f"training-jobs/{model}/"
+
+
+def training_job_config_key(model: str, job: str) -> str:
+    return f"{training_jobs_prefix(model)}{job}/input/config.yaml"
+
+
+def training_job_output_key(model: str, job: str) -> str:
+    """Where SageMaker puts a job's ``SM_MODEL_DIR`` (``<S3OutputPath>/<job>/output/model.tar.gz``)."""
+    return f"{training_jobs_prefix(model)}{job}/output/model.tar.gz"
+
+
 #: A run's report files, under ``reports/<model>/<execution>/``: the drift check's distributions, the report.
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -57,3 +79,56 @@ def reports_prefix(model: str | None = None) -> str:
 def report_key(model: str | None, execution: str, name: str = REPORT_JSON) -> str:
     """A run's report file ``name`` (:data:`REPORT_JSON`, :data:`REPORT_HTML`, :data:`DISTRIBUTIONS_FILE`)."""
     return f"{reports_prefix(model or NO_MODEL)}{execution}/{name}"
+
+
+#: A run's working files, under ``runs/<model>/<execution>/``. The distributed drift check keeps its batch
+#: manifest, each batch's partial profile and row sample, the record of a batch that failed, and the Map's
+#: result files under ``drift/`` there.
+DRIFT_BATCHES = "batches.json"
+
+
+def run_prefix(model: str, execution: str) -> str:
+    return f"runs/{model}/{execution}/"
+
+
+def drift_prefix(model: str, execution: str) -> str:
+    """``runs/<model>/<execution>/drift/``: everything the distributed drift check writes."""
+    return f"{run_prefix(model, execution)}drift/"
+
+
+def drift_batches_key(model: str, execution: str) -> str:
+    """The batch manifest: a JSON array of ``{"index", "objects": [{"key", "etag", "size"}, ...]}``."""
+    return f"{drift_prefix(model, execution)}{DRIFT_BATCHES}"
+
+
+def drift_partials_prefix(model: str, execution: str) -> str:
+    return f"{drift_prefix(model, execution)}partials/"
+
+
+def drift_partial_key(model: str, execution: str, index: int) -> str:
+    """Batch ``index``'s merged window profile (``.npz``)."""
+    return f"{drift_partials_prefix(model, execution)}{index}.npz"
+
+
+def drift_sample_key(model: str, execution: str, index: int) -> str:
+    """Batch ``index``'s seeded uniform row sample (Parquet), beside its profile."""
+    return f"{drift_partials_prefix(model, execution)}{index}.sample.parquet"
+
+
+def drift_failures_prefix(model: str, execution: str) -> str:
+    return f"{drift_prefix(model, execution)}failures/"
+
+
+def drift_failure_key(model: str, execution: str, index: int) -> str:
+    """Why batch ``index`` failed (JSON: the object, the error, its message), written before the worker raises."""
+    return f"{drift_failures_prefix(model, execution)}{index}.json"
+
+
+def drift_map_prefix(model: str, execution: str) -> str:
+    """Where the Distributed Map's ``ResultWriter`` writes its result files."""
+    return f"{drift_prefix(model, execution)}map/"
+
+
+def drift_receipt_key(model: str, execution: str, index: int) -> str:
+    """Batch ``index``'s receipt (JSON: the objects it read, its rows), written after its profile and sample."""
+    return f"{drift_partials_prefix(model, execution)}{index}.json"

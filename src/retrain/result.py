@@ -53,11 +53,22 @@ def _lambda_error(cause: str | None) -> dict[str, Any]:
 
 
 def error_text(error: str | None, cause: str | None) -> str:
-    """``ErrorType: message`` from a failed execution's error and cause."""
+    """``ErrorType: message`` from a failed execution's error and cause.
+
+    A SageMaker training job's description (the cause of ``TrainingJobFailed``) reads
+    ``TrainingJobFailed: training job <name> Failed: <FailureReason>``.
+    """
     if cause:
         parsed = _lambda_error(cause)
         if "errorMessage" in parsed:
             return f"{parsed.get('errorType', error)}: {parsed['errorMessage']}"
+        if "TrainingJobName" in parsed and "TrainingJobStatus" in parsed:
+            status = parsed["TrainingJobStatus"]
+            secondary = parsed.get("SecondaryStatus")
+            ended = f"{status} ({secondary})" if secondary and secondary != status else str(status)
+            reason = parsed.get("FailureReason")
+            text = f"training job {parsed['TrainingJobName']} {ended}" + (f": {reason}" if reason else "")
+            return f"{error}: {text}" if error else text
         return f"{error}: {cause}" if error else cause
     return error or "unknown error"
 
@@ -127,6 +138,8 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
             "n_reference": details.get("n_reference"),
             "n_current": details.get("n_current"),
             "profile": details.get("profile"),
+            "engine": details.get("engine"),
+            "n_sample": details.get("n_sample"),
             "distributions_uri": details.get("distributions_uri"),
         }
         if details.get("features_omitted"):

@@ -7,15 +7,18 @@ template.yaml gives it, against a moto server on loopback holding the
 template's buckets and table (:mod:`retrain.local.server`). The first champion
 comes from ``retrain bootstrap --stack``, as on a real stack; then one run's
 steps go in the state machine's order, each step's output feeding the next:
-Normalize, Reconcile, both checks, Snapshot, Train, Validate, Approval and Promote.
+Normalize, Reconcile, both checks, Snapshot, Train, Validate, Approval and Promote (and the SageMaker
+engine's PrepareTrainingJob on the Train function, for a copy of the model that chooses it).
 
 Run by ``make test-build`` (after ``make build``), and by CI after ``make test``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,11 @@ from typing import Any
 import pytest
 
 from helpers import load_event, normalize_input
-from retrain import aws, registry
+from retrain import aws, layout, registry
 from retrain.cli import main
+from retrain.clock import utc
 from retrain.config import load_config
+from retrain.data import table_objects
 from retrain.demo import CONFIG, generate_churn
 from retrain.local.cloud import ROOT
 from retrain.local.run import production_log, write_partitioned
@@ -41,6 +46,8 @@ BUILD = ROOT / ".aws-sam" / "build"
 SCIENCE = ("numpy", "pandas", "scipy", "sklearn")
 #: Functions that must start without the science stack (cold starts count).
 LIGHT = ("NormalizeFunction", "ReconcileFunction", "PromoteFunction", "ApprovalFunction", "ReportFunction")
+#: What makes a config train in a SageMaker job.
+JOB_ENGINE = "training:\n  engine: sagemaker\n"
 #: X-Ray as the Lambda runtime sets it for a traced invocation; segments go to a UDP port on loopback.
 TRACING = {
     "_X_AMZN_TRACE_ID": "Root=1-6746f1c0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
@@ -122,6 +129,29 @@ def settings(stack: MotoServerStack) -> Settings:
     )
 
 
+def _distributed_drift(built: Built, stack: MotoServerStack, settings: Settings, run: dict[str, Any]) -> dict:
+    """The window as one batch of the distributed drift check: DriftProfile profiles it, DriftCheck judges it."""
+    with pointed_at(stack):
+        start, end = utc(run["window_start"]), utc(run["window_end"])
+        objects = table_objects(settings.data_bucket, layout.inference_prefix(run["model"]), start, end)
+        batch = {"index": 0, "objects": objects}
+        manifest = layout.drift_batches_key(run["model"], run["execution"])
+        aws.put_bytes(settings.artifact_bucket, manifest, json.dumps([batch]).encode())
+    profiled = built.invoke("DriftProfileFunction", {"run": run, "batch": batch})
+    plan = {
+        "bucket": settings.artifact_bucket,
+        "manifest_key": manifest,
+        "partials_prefix": layout.drift_partials_prefix(run["model"], run["execution"]),
+        "failures_prefix": layout.drift_failures_prefix(run["model"], run["execution"]),
+        "result_prefix": layout.drift_map_prefix(run["model"], run["execution"]),
+        "objects": len(objects),
+        "batches": 1,
+        "bytes": sum(o["size"] for o in objects),
+        "max_concurrency": 1,
+    }
+    return {"profiled": profiled, "judged": built.invoke("DriftCheckFunction", {"run": run, "plan": plan, "map": {}})}
+
+
 @pytest.fixture(scope="module")
 def run(stack: MotoServerStack, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Built:
     """v1 from ``retrain bootstrap --stack``, a drifted week in the data bucket, then every step in order."""
@@ -155,7 +185,24 @@ def run(stack: MotoServerStack, settings: Settings, tmp_path_factory: pytest.Tem
         built.invoke("MetricCheckFunction", {"run": state["run"]}),
         built.invoke("DriftCheckFunction", {"run": state["run"]}),
     ]
+    state["distributed"] = _distributed_drift(built, stack, settings, state["run"])
     state["snapshot"] = built.invoke("SnapshotFunction", {"run": state["run"]})
+    # The SageMaker engine's first step, for a copy of the model whose config chooses it (it only reads the config)
+    job_text = CONFIG.read_text().replace("model: churn", "model: churn-job")
+    with pointed_at(stack):
+        aws.put_bytes(
+            settings.data_bucket, "configs/churn-job.yaml", job_text.replace("training:\n", JOB_ENGINE).encode()
+        )
+    state["training_job"] = built.invoke(
+        "TrainFunction",
+        {
+            "action": "prepare-training-job",
+            "run": {**state["run"], "model": "churn-job"},
+            "snapshot": state["snapshot"],
+            "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:RetrainingStateMachine:built-run",
+            "started_at": end.isoformat(),
+        },
+    )
     state["candidate"] = built.invoke("TrainFunction", {"run": state["run"], "snapshot": state["snapshot"]})
     state["validation"] = built.invoke(
         "ValidateFunction", {"run": state["run"], "snapshot": state["snapshot"], "candidate": state["candidate"]}
@@ -202,6 +249,19 @@ def test_the_checks_fire_on_the_drifted_week(run: Built) -> None:
     metric_check, drift_check = run.state["checks"]  # type: ignore[attr-defined]
     assert drift_check["triggered"] and drift_check["fired"]
     assert metric_check["voted"]
+
+
+def test_the_built_distributed_drift_check_gives_the_single_checks_verdicts(run: Built) -> None:
+    _, single = run.state["checks"]  # type: ignore[attr-defined]
+    distributed = run.state["distributed"]  # type: ignore[attr-defined]
+    judged = distributed["judged"]
+
+    assert distributed["profiled"]["rows"] == judged["details"]["n_current"] == single["details"]["n_current"]
+    assert judged["details"]["engine"] == "distributed"
+    assert {n: f["drifted"] for n, f in judged["details"]["features"].items()} == {
+        n: f["drifted"] for n, f in single["details"]["features"].items()
+    }
+    assert judged["votes"] == single["votes"]
 
 
 def test_the_built_steps_promote_a_candidate_trained_on_the_window(run: Built, stack, settings) -> None:
@@ -251,3 +311,26 @@ def test_the_approval_request_keeps_the_task_token(run: Built, stack, settings) 
         approval = registry.get_approval(settings.registry_table, "built-run")
     assert approval is not None and approval["token"] == "built-run-token"
     assert approval["version"] == 2
+
+
+def test_the_built_train_function_prepares_a_training_job_from_its_own_layers(run: Built, stack, settings) -> None:
+    # The job's source dir is the Train function's own retrain package, pinned at its layers' versions
+    job = run.state["training_job"]  # type: ignore[attr-defined]
+    request = job["request"]
+    assert request["TrainingJobName"].startswith(f"{stack.stack_name}-churn-job-")
+    assert request["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert request["RoleArn"].endswith("SageMakerTrainingRole")
+    with pointed_at(stack):
+        blob = aws.get_bytes(*aws.split_uri(json.loads(request["HyperParameters"]["sagemaker_submit_directory"])))
+        config = aws.get_bytes(*aws.split_uri(job["config_uri"])).decode()
+    assert "engine: sagemaker" in config
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
+        members = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    pins = dict(line.split("==") for line in members["requirements.txt"].decode().split())
+    for library in (*LIBRARIES, "fastparquet"):
+        assert pins[library] == pinned(library), library
+    (package,) = [
+        layer / "python" / "retrain" for layer in run.layers("TrainFunction") if (layer / "python" / "retrain").is_dir()
+    ]
+    for path in package.rglob("*.py"):
+        assert members[f"retrain/{path.relative_to(package).as_posix()}"] == path.read_bytes(), path

@@ -20,6 +20,8 @@ def _tasks(states: dict, caught_by_parent: bool = False) -> Iterator[tuple[str, 
         if state["Type"] == "Parallel":
             for branch in state["Branches"]:
                 yield from _tasks(branch["States"], caught_by_parent=bool(state.get("Catch")))
+        if state["Type"] == "Map":  # a failed iteration fails the Map, whose Catch takes it
+            yield from _tasks(state["ItemProcessor"]["States"], caught_by_parent=bool(state.get("Catch")))
 
 
 def _successors(state: dict) -> set[str]:
@@ -285,3 +287,47 @@ def test_heavy_steps_are_not_retried_after_a_timeout_that_would_recur(name):
 
     assert "TransientError" in retried
     assert not {"Sandbox.Timedout", "States.Timeout"} & retried
+
+
+# ------------------------------------------------------------------ the distributed drift check
+def _drift_branch() -> dict:
+    (branch,) = [b for b in ASL["States"]["Checks"]["Branches"] if b["StartAt"] == "DriftCheck"]
+    return dict(branch["States"])
+
+
+def test_a_drift_plan_goes_to_the_distributed_map_and_a_check_output_ends_the_branch():
+    states = _drift_branch()
+
+    assert states["DriftCheck"]["Next"] == "Distributed?"
+    (choice,) = states["Distributed?"]["Choices"]
+    assert choice == {"Variable": "$.plan", "IsPresent": True, "Next": "ProfileWindow"}
+    assert states[states["Distributed?"]["Default"]]["Type"] == "Succeed"
+
+
+def test_the_profile_window_map_reads_the_manifest_and_writes_under_the_run():
+    profile = _drift_branch()["ProfileWindow"]
+
+    assert profile["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert profile["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert profile["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
+    assert profile["ItemReader"]["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.manifest_key"}
+    assert profile["ItemSelector"] == {"run.$": "$.run", "batch.$": "$$.Map.Item.Value"}
+    assert profile["MaxConcurrencyPath"] == "$.plan.max_concurrency"
+    assert "ToleratedFailurePercentage" not in profile and "ToleratedFailureCount" not in profile  # default: 0
+    assert "ItemBatcher" not in profile  # the planner batches by the objects' bytes
+    assert profile["ResultWriter"]["Parameters"]["Prefix.$"] == "$.plan.result_prefix"
+    (worker,) = profile["ItemProcessor"]["States"].values()
+    assert worker["Resource"] == "${DriftProfileFunctionArn}"
+
+
+def test_the_judge_gets_the_map_outcome_either_way_and_its_failure_is_the_drift_checks():
+    states = _drift_branch()
+    profile, judge = states["ProfileWindow"], states["JudgeDrift"]
+
+    assert profile["Next"] == "JudgeDrift" and profile["ResultPath"] == "$.map"
+    assert [(c["ErrorEquals"], c["ResultPath"], c["Next"]) for c in profile["Catch"]] == [
+        (["States.ALL"], "$.map", "JudgeDrift")
+    ]
+    assert judge["Resource"] == "${DriftCheckFunctionArn}"
+    assert judge["Parameters"] == {"run.$": "$.run", "plan.$": "$.plan", "map.$": "$.map"}
+    assert [c["Next"] for c in judge["Catch"]] == ["DriftCheckFailed"] and judge.get("End") is True

@@ -211,7 +211,7 @@ def test_the_readme_states_the_alarms_the_template_and_register_create() -> None
     ops = re.findall(r'AlarmName: !Sub "\$\{AWS::StackName\}-ops-([a-z-]+)"', template)
 
     assert "two alarms" not in readme
-    assert len(ops) == 4 and "four operations alarms" in readme
+    assert len(ops) == 5 and "five operations alarms" in readme
     assert all(f"`<stack>-ops-{name}`" in readme for name in ops)
     for signal in ("performance", "drift", "flagged", "estimated"):
         assert f"`<stack>-<model>-{signal}`" in readme

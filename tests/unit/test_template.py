@@ -184,9 +184,8 @@ def test_resolve_leaves_a_single_key_plain_mapping_alone(resolver: Resolver) -> 
 @pytest.mark.parametrize(
     "value",
     [
-        {"Fn::If": ["IsProd", "a", "b"]},
-        {"Fn::FindInMap": ["Map", "a", "b"]},
         {"Fn::ImportValue": "shared-bucket"},
+        {"Fn::GetAZs": ""},
     ],
 )
 def test_unsupported_function_is_an_error_naming_it(resolver: Resolver, value: dict[str, Any]) -> None:
@@ -194,6 +193,44 @@ def test_unsupported_function_is_an_error_naming_it(resolver: Resolver, value: d
 
     with pytest.raises(TemplateError, match=f"{name} is not supported"):
         resolver.resolve(value)
+
+
+def _with_conditions() -> Resolver:
+    return Resolver(
+        parameters={"Image": "", "Stage": "prod"},
+        pseudo={"AWS::Region": "us-west-2"},
+        mappings={"Registry": {"us-west-2": {"Account": "246618743249"}}},
+        conditions={
+            "HasImage": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Image"}, ""]}]},
+            "IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]},
+            "ProdWithImage": {"Fn::And": [{"Condition": "IsProd"}, {"Condition": "HasImage"}]},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"Fn::If": ["HasImage", "given", "default"]}, "default"),
+        ({"Fn::If": ["IsProd", {"Ref": "Stage"}, "other"]}, "prod"),
+        ({"Fn::If": ["ProdWithImage", "both", "not both"]}, "not both"),
+        ({"Fn::FindInMap": ["Registry", {"Ref": "AWS::Region"}, "Account"]}, "246618743249"),
+    ],
+)
+def test_if_and_find_in_map_resolve_against_conditions_and_mappings(value: dict[str, Any], expected: str) -> None:
+    assert _with_conditions().resolve(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ({"Fn::If": ["Unknown", "a", "b"]}, "condition Unknown"),
+        ({"Fn::FindInMap": ["Registry", "eu-west-9", "Account"]}, r"\[Registry, eu-west-9, Account\]"),
+    ],
+)
+def test_an_unknown_condition_or_mapping_entry_is_an_error_naming_it(value: dict[str, Any], named: str) -> None:
+    with pytest.raises(TemplateError, match=named):
+        _with_conditions().resolve(value)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@ a SAM CRUD/read policy template, or a condition that differs from
 ``CONDITIONS`` fails with the principal, action and resource named. A grant the
 table lists but the template lacks fails too, so the table is the record.
 
+The SageMaker training jobs' role (``SageMakerTrainingRole``, an ``AWS::IAM::Role``) is checked the
+same way against ``TRAINING_ROLE_EXPECTED`` at the end.
+
 What SAM adds by itself is not in template.yaml and not checked here: the
 ``AWSLambdaBasicExecutionRole`` managed policy (each function's own log group)
 and ``AWSXrayWriteOnlyAccess`` (``Tracing: Active`` / ``Tracing: Enabled``).
@@ -37,6 +40,9 @@ ARTIFACTS = "arn:aws:s3:::ArtifactBucket"
 TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/RegistryTable"
 CHAMPION_PARAMETERS = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{STACK}/champion/*"
 DEFAULT_BUS = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+TRAINING_JOBS = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{STACK}-*"
+TRAINING_ROLE = "arn:AWS::IAM::Role:SageMakerTrainingRole"
+SAGEMAKER_JOB_RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 
 
 def _function(name: str) -> str:
@@ -105,6 +111,13 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:ListBucket", ARTIFACTS),
         *_grants(["dynamodb:GetItem", "dynamodb:Query"], TABLE),
         ("s3:PutObject", f"{ARTIFACTS}/reports/*"),
+        ("s3:PutObject", f"{ARTIFACTS}/runs/*/drift/batches.json"),
+        ("s3:GetObject", f"{ARTIFACTS}/runs/*/drift/*"),
+    },
+    "DriftProfileFunction": {
+        *_grants(["s3:GetObject"], f"{DATA}/configs/*", f"{DATA}/inference/*"),
+        ("s3:ListBucket", DATA),
+        *_grants(["s3:PutObject"], f"{ARTIFACTS}/runs/*/drift/partials/*", f"{ARTIFACTS}/runs/*/drift/failures/*"),
     },
     "SnapshotFunction": {
         *_grants(["s3:GetObject"], *(f"{DATA}/{p}/*" for p in ("configs", "inference", "labels", "reference"))),
@@ -117,6 +130,10 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("s3:GetObject", f"{ARTIFACTS}/snapshots/*"),
         *_grants(["s3:PutObject", "s3:PutObjectTagging"], f"{ARTIFACTS}/models/*"),
         *_grants(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"], TABLE),
+        # The SageMaker engine: PrepareTrainingJob stores the job's source dir (put_new: a conditional put)
+        # and config; RegisterTrainingJob reads the config and the job's model.tar.gz.
+        *_grants(["s3:PutObject"], f"{ARTIFACTS}/code/*", f"{ARTIFACTS}/training-jobs/*/input/*"),
+        ("s3:GetObject", f"{ARTIFACTS}/training-jobs/*"),
     },
     "ValidateFunction": {
         *_grants(["s3:GetObject"], f"{DATA}/configs/*", f"{DATA}/inference/*"),
@@ -150,6 +167,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
                 "NormalizeFunction",
                 "MetricCheckFunction",
                 "DriftCheckFunction",
+                "DriftProfileFunction",
                 "SnapshotFunction",
                 "TrainFunction",
                 "ValidateFunction",
@@ -162,6 +180,30 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         *_grants(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], TABLE),
         ("events:PutEvents", DEFAULT_BUS),
         *_grants(sorted(NO_RESOURCE_LEVEL), "*"),
+        # ProfileWindow: the Distributed Map's child executions, its ItemReader and ResultWriter.
+        ("states:StartExecution", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:RetrainingStateMachine-*"),
+        *_grants(
+            ["states:DescribeExecution", "states:StopExecution"],
+            f"arn:aws:states:{REGION}:{ACCOUNT}:execution:RetrainingStateMachine-*",
+        ),
+        ("s3:GetObject", f"{ARTIFACTS}/runs/*/drift/batches.json"),
+        *_grants(
+            ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+            f"{ARTIFACTS}/runs/*/drift/map/*",
+        ),
+        # TrainingJob: sagemaker:createTrainingJob.sync on this stack's jobs (Tags: AddTags), run as the
+        # training role, watched through the EventBridge rule Step Functions manages for .sync.
+        *_grants(
+            [
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:AddTags",
+            ],
+            TRAINING_JOBS,
+        ),
+        ("iam:PassRole", TRAINING_ROLE),
+        *_grants(["events:PutTargets", "events:PutRule", "events:DescribeRule"], SAGEMAKER_JOB_RULE),
     },
 }
 
@@ -171,6 +213,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
 CONDITIONS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("ApprovalFunction", "dynamodb:PutItem", TABLE): {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["APPROVAL#*"]},
+    },
+    ("RetrainingStateMachine", "iam:PassRole", TRAINING_ROLE): {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
     },
 }
 
@@ -436,3 +481,75 @@ def test_a_grant_the_code_needs_that_is_gone_is_reported(template):
     problems = policy_problems(narrowed, EXPECTED, CONDITIONS)
 
     assert problems == [f"ApprovalFunction: events:PutEvents on {DEFAULT_BUS} is expected but not granted"]
+
+
+# ------------------------------------------------------------------ the SageMaker training role
+
+#: What a training job reads and writes (the snapshot, its source dir and config; its output), the image it
+#: pulls, its logs and metrics. Resolved in us-east-1, where the scikit-learn image is in account 683313688378.
+TRAINING_ROLE_EXPECTED: set[tuple[str, str]] = {
+    *_grants(
+        ["s3:GetObject"],
+        f"{ARTIFACTS}/snapshots/*",
+        f"{ARTIFACTS}/code/*",
+        f"{ARTIFACTS}/training-jobs/*/input/*",
+    ),
+    ("s3:ListBucket", ARTIFACTS),
+    ("s3:PutObject", f"{ARTIFACTS}/training-jobs/*/output/*"),
+    ("ecr:GetAuthorizationToken", "*"),
+    *_grants(
+        ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+    ),
+    *_grants(
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs*",
+    ),
+    ("cloudwatch:PutMetricData", "*"),
+}
+TRAINING_ROLE_CONDITIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("s3:ListBucket", ARTIFACTS): {"StringLike": {"s3:prefix": ["snapshots/*", "training-jobs/*"]}},
+    ("cloudwatch:PutMetricData", "*"): {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+}
+
+
+def _training_role_grants(template: dict[str, Any], image: str = "") -> set[tuple[str, str, str]]:
+    resources = template["Resources"]
+    resolver = Resolver.for_template(
+        template, parameter_defaults(template, {"TrainingImage": image}), pseudo_parameters(STACK, "us-east-1", ACCOUNT)
+    )
+    resolver.refs.update({name: name for name in resources})
+    resolver.attributes.update(
+        {(name, "Arn"): f"arn:aws:s3:::{name}" for name in resources if resources[name]["Type"] == "AWS::S3::Bucket"}
+    )
+    props = resolver.resolve(resources["SageMakerTrainingRole"]["Properties"])
+    found = set()
+    for policy in props["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and not {"NotAction", "NotResource"} & set(statement)
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement["Resource"]):
+                    found.add((action, resource, json.dumps(statement.get("Condition"), sort_keys=True)))
+    return found
+
+
+def test_only_sagemaker_in_this_account_may_assume_the_training_role(template):
+    (statement,) = template["Resources"]["SageMakerTrainingRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_the_training_role_is_granted_exactly_what_a_job_needs(template):
+    found = _training_role_grants(template)
+
+    assert {(action, resource) for action, resource, _ in found} == TRAINING_ROLE_EXPECTED
+    for action, resource, condition in found:
+        assert json.loads(condition) == TRAINING_ROLE_CONDITIONS.get((action, resource)), (action, resource)
+
+
+def test_a_custom_training_image_may_be_pulled_from_any_repository_of_the_region(template):
+    found = _training_role_grants(template, image="111122223333.dkr.ecr.us-east-1.amazonaws.com/mine:1")
+
+    assert ("ecr:BatchGetImage", "arn:aws:ecr:us-east-1:*:repository/*") in {(a, r) for a, r, _ in found}

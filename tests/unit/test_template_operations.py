@@ -159,7 +159,7 @@ def test_the_dashboard_shows_every_function_the_state_machine_and_the_queue(temp
     text = _text(dashboard)
     functions = _of_type(template, "AWS::Serverless::Function")
 
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name in functions:
         assert f'"ref-{name}"' in text, name
     assert '"ref-RetrainingStateMachine"' in text
@@ -220,3 +220,29 @@ def test_every_published_signal_appears_on_the_dashboard(dashboard):
     missing = {*performance, *judged, *estimated, *estimated_judged, *OTHER_SIGNALS} - shown
 
     assert missing == set()
+
+
+def _alarmed_functions(alarm: dict[str, Any]) -> list[str]:
+    """The functions whose Lambda ``Errors`` an alarm watches (a plain alarm, or each metric of its math)."""
+    props = alarm["Properties"]
+    metrics = [q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q] or [props]
+    return [
+        d["Value"]["Ref"]
+        for m in metrics
+        if m.get("Namespace") == "AWS/Lambda" and m.get("MetricName") == "Errors"
+        for d in m.get("Dimensions", [])
+        if d["Name"] == "FunctionName"
+    ]
+
+
+def test_no_alarm_on_metric_math_references_more_than_ten_metrics(template):
+    # CloudWatch's hard limit: an alarm based on metric math references at most 10 metrics (MetricStat)
+    for name, alarm in _of_type(template, "AWS::CloudWatch::Alarm").items():
+        stats = [q for q in alarm["Properties"].get("Metrics", []) if "MetricStat" in q]
+        assert len(stats) <= 10, f"{name} references {len(stats)} metrics"
+
+
+def test_every_functions_errors_raise_an_ops_alarm_exactly_once(template):
+    alarmed = [f for alarm in _of_type(template, "AWS::CloudWatch::Alarm").values() for f in _alarmed_functions(alarm)]
+
+    assert sorted(alarmed) == sorted(_of_type(template, "AWS::Serverless::Function"))

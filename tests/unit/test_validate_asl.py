@@ -101,6 +101,23 @@ def test_broken_state_is_a_statelint_problem_naming_it(
     assert any(p.startswith(f"{ASL.as_posix()}: statelint: ") and expected in p for p in problems), problems
 
 
+def _drift_map(definition: dict[str, Any]) -> dict[str, Any]:
+    (branch,) = [b for b in definition["States"]["Checks"]["Branches"] if b["StartAt"] == "DriftCheck"]
+    return dict(branch["States"]["ProfileWindow"])
+
+
+def test_an_unknown_reader_config_field_is_a_statelint_problem_but_input_type_is_not(project: Path) -> None:
+    # statelint 3.1 knows only MaxItems in ReaderConfig; AWS documents InputType (required with s3:getObject)
+    edit_asl(project, lambda d: _drift_map(d)["ItemReader"]["ReaderConfig"].update(Shape="JSON"))
+
+    problems = check(project / "template.yaml")
+
+    assert [p for p in problems if "ReaderConfig" in p] == [
+        f'{ASL.as_posix()}: statelint: Field "Shape" not allowed in '
+        "State Machine.States.Checks.Branches[1].States.ProfileWindow.ItemReader.ReaderConfig"
+    ]
+
+
 def test_definition_moto_cannot_parse_is_a_problem(project: Path) -> None:
     edit_asl(project, lambda d: d["States"]["Passed?"].update(Choices=[]))
 

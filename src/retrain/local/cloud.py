@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
@@ -72,6 +73,39 @@ SUPPORTED_TYPES = (
 )
 _ORDER = {t: i for i, t in enumerate(SUPPORTED_TYPES)}
 _DONE = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _references(value: Any) -> set[str]:
+    """The logical ids ``value`` names (``Ref``, ``Fn::GetAtt``, ``${...}`` in ``Fn::Sub``)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = arg[0] if isinstance(arg, list) else arg
+                found |= {token.split(".", 1)[0] for token in re.findall(r"\$\{([^}!]+)\}", str(text))}
+                found |= _references(arg[1] if isinstance(arg, list) else [])
+            else:
+                found |= _references(arg)
+    return found
+
+
+def _order(resource: dict[str, Any], resources: dict[str, Any]) -> int:
+    """Where a resource comes in the deployment: by type; a role that names no function or state machine
+    comes before the functions (their environment may name it)."""
+    kind = resource["Type"]
+    if kind == "AWS::IAM::Role":
+        named = _references(resource.get("Properties") or {})
+        serverless = {name for name in named if resources.get(name, {}).get("Type", "").startswith("AWS::Serverless")}
+        if not serverless:
+            return _ORDER["AWS::Logs::LogGroup"]
+    return _ORDER[kind]
 
 
 def _state_machine_logging(logging_config: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +190,9 @@ class LocalCloud:
         self.stack_name = stack_name
         self.template = load_template(self.template_path)
         self.parameters = parameter_defaults(self.template, parameters)
-        self.resolver = Resolver(parameters=self.parameters, pseudo=pseudo_parameters(stack_name, REGION, ACCOUNT))
+        self.resolver = Resolver.for_template(
+            self.template, self.parameters, pseudo_parameters(stack_name, REGION, ACCOUNT)
+        )
         self.functions: dict[str, patches.InProcessFunction] = {}
         self.state_machine_arn = ""
         self.rules: list[dict[str, Any]] = []
@@ -225,7 +261,7 @@ class LocalCloud:
         unknown = sorted({r["Type"] for r in resources.values()} - set(SUPPORTED_TYPES))
         if unknown:
             raise TemplateError(f"the local cloud cannot create resource type(s): {', '.join(unknown)}")
-        for logical_id, resource in sorted(resources.items(), key=lambda kv: _ORDER[kv[1]["Type"]]):
+        for logical_id, resource in sorted(resources.items(), key=lambda kv: _order(kv[1], resources)):
             kind = resource["Type"].split("::")[-1]
             getattr(self, f"_create_{kind.lower()}")(logical_id, resource.get("Properties", {}))
         for name, output in (self.template.get("Outputs") or {}).items():

@@ -6,6 +6,8 @@
    target's dead-letter queue, as EventBridge sends it.
 4. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
 5. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
+6. Run SageMaker training jobs for ``sagemaker:createTrainingJob.sync`` (:mod:`retrain.local.training_jobs`).
+7. Run a Distributed Map as AWS does where moto differs (:mod:`retrain.local.distributed_map`).
 
 moto runs Lambda code only in Docker. This module replaces the private
 ``moto.awslambda.models.LambdaFunction._invoke_lambda(self, event)`` (moto 5.1/5.2,
@@ -85,6 +87,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from retrain.local import distributed_map, training_jobs
 
 _LOCK = threading.RLock()
 #: Held by every DynamoDB request moto handles (see :func:`_serialized_dynamodb_call`).
@@ -613,6 +617,8 @@ def install() -> None:
     if _ORIGINAL_SEND is None:
         _ORIGINAL_SEND = Rule.send_to_targets
         Rule.send_to_targets = _patched_send_to_targets  # type: ignore[method-assign,assignment]
+    training_jobs.install()
+    distributed_map.install()
 
 
 def uninstall() -> None:
@@ -642,6 +648,9 @@ def uninstall() -> None:
     if _ORIGINAL_SEND is not None:
         Rule.send_to_targets = _ORIGINAL_SEND  # type: ignore[method-assign]
         _ORIGINAL_SEND = None
+    training_jobs.wait_for_jobs()
+    training_jobs.uninstall()
+    distributed_map.uninstall()
     unregister_all()
     STARTED.clear()
     DEAD_LETTERS.clear()

@@ -237,7 +237,12 @@ class MotoServerStack:
             self._server = None
 
     def resolver(self) -> Resolver:
-        resolver = Resolver(parameters=self.parameters, pseudo=pseudo_parameters(self.stack_name, REGION, ACCOUNT))
+        resolver = Resolver.for_template(
+            self.template, self.parameters, pseudo_parameters(self.stack_name, REGION, ACCOUNT)
+        )
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::IAM::Role":  # not created on the server; functions may name their ARN
+                resolver.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-{logical_id}"
         for logical_id, name in self.physical.items():
             kind = self.template["Resources"][logical_id]["Type"]
             resolver.refs[logical_id] = name

@@ -4,7 +4,9 @@ Only what a deployment needs locally: the CloudFormation short tags (``!Ref``,
 ``!GetAtt``, ``!Sub``, ...), ``Globals`` merged into each function (lists are
 additive, maps merged, as SAM does), and ``Ref``/``Fn::GetAtt``/``Fn::Sub``/
 ``Fn::Join``/``Fn::Select`` resolved against parameters, pseudo parameters and
-the physical names the local cloud gave each resource.
+the physical names the local cloud gave each resource; ``Fn::FindInMap`` against
+the template's ``Mappings``, ``Fn::If`` against its ``Conditions`` (made of
+``Fn::Equals``/``Fn::Not``/``Fn::And``/``Fn::Or``/``Condition``).
 """
 
 from __future__ import annotations
@@ -125,6 +127,48 @@ class Resolver:
     pseudo: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The template's ``Mappings`` and ``Conditions`` (for ``Fn::FindInMap`` and ``Fn::If``).
+    mappings: dict[str, Any] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_template(cls, template: dict[str, Any], parameters: dict[str, Any], pseudo: dict[str, str]) -> Resolver:
+        """A resolver of ``template``'s parameters, pseudo parameters, mappings and conditions."""
+        return cls(
+            parameters=parameters,
+            pseudo=pseudo,
+            mappings=template.get("Mappings") or {},
+            conditions=template.get("Conditions") or {},
+        )
+
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition ``name``."""
+        if name not in self.conditions:
+            raise TemplateError(f"condition {name}: not in the template's Conditions")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Condition":
+                return self.condition(str(arg))
+            if key == "Fn::Equals":
+                left, right = self.resolve(arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._truth(arg[0])
+            if key == "Fn::And":
+                return all(self._truth(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self._truth(item) for item in arg)
+        raise TemplateError(f"not a condition: {value!r}")
+
+    def find_in_map(self, arg: list[Any]) -> Any:
+        name, top, second = (str(self.resolve(item)) for item in arg)
+        try:
+            return self.mappings[name][top][second]
+        except KeyError:
+            raise TemplateError(f"!FindInMap [{name}, {top}, {second}]: no such entry in Mappings") from None
 
     def ref(self, name: str) -> Any:
         if name in self.pseudo:
@@ -182,6 +226,11 @@ class Resolver:
             if key == "Fn::Split":
                 sep, text = arg
                 return str(self.resolve(text)).split(sep)
+            if key == "Fn::FindInMap":
+                return self.find_in_map(arg)
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(str(name)) else when_false)
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local cloud")
         return {k: self.resolve(v) for k, v in value.items()}
