@@ -24,7 +24,6 @@ import io
 import json
 import logging
 import os
-import re
 import time
 import uuid
 import warnings
@@ -47,6 +46,7 @@ from retrain.local.template import (
     load_template,
     parameter_defaults,
     pseudo_parameters,
+    references,
     substitute_definition,
 )
 
@@ -75,33 +75,12 @@ _ORDER = {t: i for i, t in enumerate(SUPPORTED_TYPES)}
 _DONE = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
-def _references(value: Any) -> set[str]:
-    """The logical ids ``value`` names (``Ref``, ``Fn::GetAtt``, ``${...}`` in ``Fn::Sub``)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= _references(item)
-    elif isinstance(value, dict):
-        for key, arg in value.items():
-            if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
-            elif key == "Fn::GetAtt":
-                found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
-            elif key == "Fn::Sub":
-                text = arg[0] if isinstance(arg, list) else arg
-                found |= {token.split(".", 1)[0] for token in re.findall(r"\$\{([^}!]+)\}", str(text))}
-                found |= _references(arg[1] if isinstance(arg, list) else [])
-            else:
-                found |= _references(arg)
-    return found
-
-
 def _order(resource: dict[str, Any], resources: dict[str, Any]) -> int:
     """Where a resource comes in the deployment: by type; a role that names no function or state machine
     comes before the functions (their environment may name it)."""
     kind = resource["Type"]
     if kind == "AWS::IAM::Role":
-        named = _references(resource.get("Properties") or {})
+        named = references(resource.get("Properties") or {})
         serverless = {name for name in named if resources.get(name, {}).get("Type", "").startswith("AWS::Serverless")}
         if not serverless:
             return _ORDER["AWS::Logs::LogGroup"]

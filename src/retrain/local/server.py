@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +41,7 @@ from retrain.local.template import (
     load_template,
     parameter_defaults,
     pseudo_parameters,
+    references,
 )
 
 #: What the stack on the server holds: the state every step reads and writes.
@@ -52,43 +52,15 @@ FLEET_TYPES = ("AWS::Serverless::StateMachine", "AWS::IAM::Role", "AWS::Schedule
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
-def _references(value: Any) -> set[str]:
-    """Every resource or parameter name a template value refers to (Ref, GetAtt, ${...} in Sub)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= _references(item)
-    elif isinstance(value, dict):
-        for key, arg in value.items():
-            if key == "Ref":
-                found.add(str(arg))
-            elif key == "Fn::GetAtt":
-                found.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]))
-            elif key == "Fn::Sub":
-                text = arg[0] if isinstance(arg, list) else arg
-                found |= {token.split(".", 1)[0] for token in _sub_tokens(str(text))}
-                if isinstance(arg, list):
-                    found |= _references(arg[1])
-            else:
-                found |= _references(arg)
-    return found
-
-
-def _sub_tokens(text: str) -> list[str]:
-    return re.findall(r"\$\{([^}!]+)\}", text)
-
-
 def storage_template(template: dict[str, Any]) -> dict[str, Any]:
     """The template's storage resources and the outputs that only name them, as a plain CloudFormation template."""
     resources = {k: v for k, v in template["Resources"].items() if v["Type"] in STORAGE_TYPES}
     known = set(resources) | set(template.get("Parameters") or {}) | PSEUDO_PARAMETERS
     outputs = {
-        name: output
-        for name, output in (template.get("Outputs") or {}).items()
-        if _references(output["Value"]) <= known
+        name: output for name, output in (template.get("Outputs") or {}).items() if references(output["Value"]) <= known
     }
     for logical_id, resource in resources.items():
-        missing = _references(resource.get("Properties", {})) - known
+        missing = references(resource.get("Properties", {})) - known
         if missing:
             raise TemplateError(f"{logical_id} refers to {sorted(missing)}, which the server stack does not hold")
     return {
@@ -198,7 +170,7 @@ class MotoServerStack:
                 created.add(logical_id)
         outputs = {}
         for output_name, output in (self.template.get("Outputs") or {}).items():
-            refs = _references(output["Value"])
+            refs = references(output["Value"])
             if refs & created and refs <= created | set(self.parameters) | PSEUDO_PARAMETERS:
                 outputs[output_name] = str(resolver.resolve(output["Value"]))
         return outputs

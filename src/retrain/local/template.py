@@ -236,6 +236,32 @@ class Resolver:
         return {k: self.resolve(v) for k, v in value.items()}
 
 
+def references(value: Any) -> set[str]:
+    """Every resource or parameter name a template value refers to (Ref, GetAtt, ${...} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.add(str(arg))
+            elif key == "Fn::GetAtt":
+                found.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]))
+            elif key == "Fn::Sub":
+                text = arg[0] if isinstance(arg, list) else arg
+                found |= {token.split(".", 1)[0] for token in _sub_tokens(str(text))}
+                if isinstance(arg, list):
+                    found |= references(arg[1])
+            else:
+                found |= references(arg)
+    return found
+
+
+def _sub_tokens(text: str) -> list[str]:
+    return re.findall(r"\$\{([^}!]+)\}", text)
+
+
 def parameter_defaults(template: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Each parameter's value: the override if given, else its default; a missing value is an error."""
     values: dict[str, Any] = {}
