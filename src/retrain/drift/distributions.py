@@ -79,33 +79,55 @@ def numeric_histogram(profile: NumericProfile, values: np.ndarray, *, bins: int 
     """
     check_scalar(bins, "bins", int, min_val=1)
     finite = values[np.isfinite(values)]
-    lows, highs = [], []
-    if profile.n:
-        lows.append(_quantile(profile, 0.01))
-        highs.append(_quantile(profile, 0.99))
+    window: list[float] = []
     if finite.size:
         # The span only frames the picture: percentiles of an evenly strided sample of at most
         # QUANTILE_SAMPLE values are enough, and a full quantile of a million values costs 20 ms.
-        low, high = np.quantile(finite[:: max(1, finite.size // QUANTILE_SAMPLE)], [0.01, 0.99])
-        lows.append(float(low))
-        highs.append(float(high))
+        window = [float(q) for q in np.quantile(finite[:: max(1, finite.size // QUANTILE_SAMPLE)], [0.01, 0.99])]
+    edges = _edges(profile, window, bins)
+    lo, hi = edges[0], edges[-1]
+    # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x. Equal widths
+    # make a value's bin arithmetic (one pass), where a search of the edges costs ~40 ms per million.
+    position = np.ceil((finite - lo) * (bins / (hi - lo)))
+    current = np.bincount(np.clip(position, 1, bins).astype(np.int64) - 1, minlength=bins)
+    return _histogram(
+        edges,
+        _per_bin(profile.counts_at(edges[1:-1]), profile.n),
+        current,
+        _rate(profile.n_missing, profile.n_rows),
+        _rate(values.size - finite.size, values.size),
+    )
+
+
+def _edges(profile: NumericProfile, window: list[float], bins: int) -> np.ndarray:
+    """``bins + 1`` equal-width edges from the lower to the higher of both sides' 1st and 99th percentiles."""
+    lows = [_quantile(profile, 0.01), *window[:1]] if profile.n else window[:1]
+    highs = [_quantile(profile, 0.99), *window[1:]] if profile.n else window[1:]
     lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
     if hi <= lo:  # a constant feature: one unit-wide span around it
         lo, hi = lo - 0.5, lo + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
-    # Bins (-inf, e1], (e1, e2], ..., (e_last, +inf), as the profile counts values <= x. Equal widths
-    # make a value's bin arithmetic (one pass), where a search of the edges costs ~40 ms per million.
-    below = np.concatenate(([0.0], np.asarray(profile.counts_at(edges[1:-1]), dtype=np.float64), [float(profile.n)]))
-    reference = np.diff(np.rint(below)).astype(np.int64)  # rounded cumulatively: the counts sum to n
-    position = np.ceil((finite - lo) * (bins / (hi - lo)))
-    current = np.bincount(np.clip(position, 1, bins).astype(np.int64) - 1, minlength=bins)
+    return np.linspace(lo, hi, bins + 1)
+
+
+def _per_bin(below: np.ndarray, total: int) -> np.ndarray:
+    """Counts per bin from the (possibly interpolated) counts at or below each interior edge.
+
+    Rounded cumulatively, so the counts sum to ``total``.
+    """
+    cumulative = np.concatenate(([0.0], np.asarray(below, dtype=np.float64), [float(total)]))
+    return np.diff(np.rint(cumulative)).astype(np.int64)
+
+
+def _histogram(
+    edges: np.ndarray, reference: np.ndarray, current: np.ndarray, missing_reference: float, missing_current: float
+) -> dict[str, Any]:
     return {
         "kind": "numeric",
         "edges": [float(e) for e in edges],
         "reference": reference.tolist(),
         "current": current.tolist(),
-        "missing_reference": _rate(profile.n_missing, profile.n_rows),
-        "missing_current": _rate(values.size - finite.size, values.size),
+        "missing_reference": missing_reference,
+        "missing_current": missing_current,
     }
 
 
@@ -178,30 +200,15 @@ def _window_histogram(profile: NumericProfile, window: WindowNumeric, *, bins: i
         ranks = np.stack([np.floor(h), np.minimum(np.floor(h) + 1, finite - 1)])
         at = window.values[np.minimum(np.searchsorted(below, ranks, side="right"), window.values.size - 1)]
         quantiles = at[0] + (h - ranks[0]) * (at[1] - at[0])
-    lows = [_quantile(profile, 0.01)] if profile.n else []
-    highs = [_quantile(profile, 0.99)] if profile.n else []
-    if finite:
-        lows.append(float(quantiles[0]))
-        highs.append(float(quantiles[1]))
-    lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, lo + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
-    reference = np.rint(
-        np.diff(
-            np.concatenate(([0.0], np.asarray(profile.counts_at(edges[1:-1]), dtype=np.float64), [float(profile.n)]))
-        )
-    ).astype(np.int64)
+    edges = _edges(profile, [float(q) for q in quantiles] if finite else [], bins)
     current_le = np.asarray(window.count_le(edges[1:-1]), dtype=np.float64) if finite else np.zeros(bins - 1)
-    current = np.rint(np.diff(np.concatenate(([0.0], current_le, [float(finite)])))).astype(np.int64)
-    return {
-        "kind": "numeric",
-        "edges": [float(e) for e in edges],
-        "reference": reference.tolist(),
-        "current": current.tolist(),
-        "missing_reference": _rate(profile.n_missing, profile.n_rows),
-        "missing_current": _rate(window.n_missing, window.n_rows),
-    }
+    return _histogram(
+        edges,
+        _per_bin(profile.counts_at(edges[1:-1]), profile.n),
+        _per_bin(current_le, finite),
+        _rate(profile.n_missing, profile.n_rows),
+        _rate(window.n_missing, window.n_rows),
+    )
 
 
 def _window_discrete_counts(window: WindowNumeric) -> dict[str, int]:
