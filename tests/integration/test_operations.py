@@ -22,8 +22,9 @@ FUNCTIONS = [
     "Approval",
     "Reconcile",
     "Report",
+    "DriftProfile",
 ]
-OPS_ALARMS = ["ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm", "FunctionErrorsAlarm"]
+OPS_ALARMS = ["ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm", "FunctionErrorsAlarm", "DriftProfileErrorsAlarm"]
 
 
 @pytest.fixture(scope="module")
@@ -115,4 +116,8 @@ def test_the_function_errors_alarm_sums_the_errors_of_every_function(ops_cloud: 
         for d in q["MetricStat"]["Metric"]["Dimensions"]
         if q["MetricStat"]["Metric"]["MetricName"] == "Errors"
     }
+    # An alarm on metric math takes at most 10 metrics: the eleventh function has an alarm of its own
+    [worker] = cloudwatch.describe_alarms(AlarmNames=[ops_cloud.ref("DriftProfileErrorsAlarm")])["MetricAlarms"]
+    assert (worker["Namespace"], worker["MetricName"]) == ("AWS/Lambda", "Errors")
+    watched |= {d["Value"] for d in worker["Dimensions"] if d["Name"] == "FunctionName"}
     assert watched == {ops_cloud.ref(f"{function}Function") for function in FUNCTIONS}
