@@ -63,8 +63,10 @@ lint: $(STAMP) $(TOOLS_STAMP)
 # load test (100 executions at once) each run in a process of their own, so neither leaves state
 # behind for the other tests. Two lanes run at once, one per core, each test process single-threaded
 # and with its own local cloud and temporary folder: the e2e suite in one; unit, integration, the
-# fault suite and the load test in the other. The e2e lane's output is printed when both are done.
-ISOLATED = tests/e2e/test_faults.py tests/e2e/test_load.py
+# fault suite, the load test and the two engines' e2e tests (distributed drift, SageMaker training;
+# moved there to even the lanes) in the other. The e2e lane's output is printed when both are done.
+ISOLATED = tests/e2e/test_faults.py tests/e2e/test_load.py tests/e2e/test_distributed_drift.py \
+	tests/e2e/test_sagemaker_engine.py
 PYTEST = $(PY) -m pytest -q -m "not build" -p no:cacheprovider
 test: export OMP_NUM_THREADS = 1
 test: lint
