@@ -153,16 +153,16 @@ def measure_fit(rows: int) -> float:
 # ------------------------------------------------------------------ the cost model
 def table(args: argparse.Namespace, obj: ObjectFigures, fit_s_per_row: float) -> None:
     object_bytes = args.object_mib * MiB
-    needed = obj.memory_for(object_bytes) + 256 * MiB
-    worker_gb = max(1.769, math.ceil(needed / (64 * MiB)) * 64 / 1024)
+    needed = obj.memory_for(object_bytes)
+    worker_gb = args.worker_gb
     rows_per_byte = obj.rows / obj.file_bytes
     # The Snapshot step reads the labelled training window in one function: the rows it can hold bound training.
     per_row = (obj.peak_bytes - obj.base_bytes) / obj.rows
     train_cap = (args.snapshot_gb * 1e9 - obj.base_bytes) / per_row
     print(
         f"\nassumptions: objects of {args.object_mib} MiB, batches of {args.batch_mib} MiB "
-        f"({max(1, args.batch_mib // args.object_mib)} objects), worker memory {worker_gb:.2f} GB "
-        f"(peak for one object + 256 MiB, at least 1.769 GB: one vCPU), training on {args.train_share:.0%} of the "
+        f"({max(1, args.batch_mib // args.object_mib)} objects), worker memory {worker_gb:.3f} GB (the template's; "
+        f"one object peaks at {needed / GiB:.2f} GiB), training on {args.train_share:.0%} of the "
         f"window's rows, at most {train_cap:,.0f} (what a {args.snapshot_gb} GB Snapshot function holds at "
         f"{per_row:,.0f} B/row), on {args.instance}, one thread; judge at {args.judge_gb} GB"
     )
@@ -213,7 +213,8 @@ def main() -> None:
     parser.add_argument("--object-mib", type=int, default=128)
     parser.add_argument("--batch-mib", type=int, default=256)
     parser.add_argument("--train-share", type=float, default=0.1, help="share of the window's rows trained on")
-    parser.add_argument("--judge-gb", type=float, default=10.24)
+    parser.add_argument("--worker-gb", type=float, default=2.048, help="DriftProfileFunction's MemorySize")
+    parser.add_argument("--judge-gb", type=float, default=2.048, help="DriftCheckFunction's MemorySize")
     parser.add_argument("--snapshot-gb", type=float, default=10.24)
     parser.add_argument("--s3-mib-s", type=float, default=90.0, help="S3 read rate of one function, MiB/s")
     parser.add_argument("--lambda-gb-second", type=float, default=0.0000166667)

@@ -238,6 +238,7 @@ def test_the_readme_keeps_its_sections_for_users_in_order() -> None:
         "Deploy to AWS",
         "Configure a model",
         "Operate",
+        "Sizing: 1 GB, 100 GB and 1 TB windows",
         "Reference",
         "Measured figures",
         "Layout",

@@ -36,6 +36,7 @@ metrics (the job's output is kept in :data:`LOGS`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -246,6 +247,23 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
 
 
+@functools.cache
+def _request_members(action: str) -> frozenset[str] | None:
+    """A SageMaker action's request members, from botocore's model, loaded once per process.
+
+    moto parses a state machine's definition on every execution; loading SageMaker's
+    model (a large JSON file) each time made every execution of the local cloud slower.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    operation = next((o for o in model.operation_names if o.lower() == action), None)
+    if operation is None:
+        return None
+    shape = model.operation_model(operation).input_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
+
+
 def _task_class() -> type:
     """:class:`SageMakerTask`, defined once moto's interpreter is importable."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -284,15 +302,8 @@ def _task_class() -> type:
 
         def _get_supported_parameters(self) -> set[str] | None:
             """The action's request members (CreateTrainingJob's, as botocore's model has them)."""
-            import botocore.session
-
-            model = botocore.session.get_session().get_service_model("sagemaker")
-            action = self.resource.api_action
-            operation = next((o for o in model.operation_names if o.lower() == action.lower()), None)
-            if operation is None:
-                return None
-            shape = model.operation_model(operation).input_shape
-            return set(shape.members) if shape is not None else set()
+            members = _request_members(self.resource.api_action.lower())
+            return None if members is None else set(members)
 
         def _eval_service_task(
             self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
