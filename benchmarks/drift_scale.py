@@ -16,6 +16,7 @@ Timings are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import time
@@ -81,7 +82,7 @@ def main() -> None:
 
     # 2. partitions, merge, judge
     bounds = np.linspace(0, args.rows, args.partitions + 1).astype(np.int64)
-    slices = [window.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    slices = [window.iloc[a:b] for a, b in itertools.pairwise(bounds)]
     times: list[float] = []
     parts = []
     for i, part in enumerate(slices):
@@ -124,7 +125,7 @@ def main() -> None:
     for name, f in single.features.items():
         g = judged.features[name]
         column = merged.columns[name]
-        exact = isinstance(column, WindowNumeric) and column.exact or not isinstance(column, WindowNumeric)
+        exact = (isinstance(column, WindowNumeric) and column.exact) or not isinstance(column, WindowNumeric)
         print(
             f"{name:12} {f.drifted!s:>4}/{g.drifted!s:<4} {f.statistic:12.6f} {g.statistic:12.6f} "
             f"{f.effect:14.6f} {g.effect:14.6f} {exact!s:>6}"

@@ -82,7 +82,8 @@ def load_handler(step: str) -> Callable[[dict[str, Any], Any], Any]:
     environment of this moment)."""
     path = FUNCTIONS / step / "app.py"
     spec = importlib.util.spec_from_file_location(f"_test_handler_{step}_{uuid.uuid4().hex}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.lambda_handler  # type: ignore[no-any-return]

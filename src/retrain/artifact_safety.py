@@ -704,9 +704,8 @@ class _Structure:
             raise _refuse(f"{what}: node {int(inner.max())} is not a leaf but has no children among {n_nodes} nodes")
         self._check_metric(items[11], f"{what}: distance metric")
         weights = items[12]
-        if not _is_none(weights):
-            if self.schema.shape(weights, f"{what}: sample_weight") != (n_samples,):
-                raise _refuse(f"{what}: sample_weight does not have one weight per point")
+        if not _is_none(weights) and self.schema.shape(weights, f"{what}: sample_weight") != (n_samples,):
+            raise _refuse(f"{what}: sample_weight does not have one weight per point")
 
     def _check_metric(self, state: Any, what: str) -> None:
         if (

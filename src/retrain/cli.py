@@ -278,8 +278,8 @@ def _models(args: argparse.Namespace) -> int:
     for v in versions:
         metrics = ", ".join(f"{k} {val:.3f}" for k, val in sorted((v.get("metrics") or {}).items())[:3])
         print(
-            f"{v['version']:>7}  {v['status']:<9}  {str(v.get('trigger', '-')):<9}  "
-            f"{str(v.get('snapshot_id', '-'))[:12]:<12}  {str(v.get('created_at', '-')):<25}  {metrics or '-'}"
+            f"{v['version']:>7}  {v['status']:<9}  {v.get('trigger', '-')!s:<9}  "
+            f"{str(v.get('snapshot_id', '-'))[:12]:<12}  {v.get('created_at', '-')!s:<25}  {metrics or '-'}"
         )
     return 0
 

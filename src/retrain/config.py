@@ -937,7 +937,7 @@ def loads_config(text: str, *, source: str = "config") -> ModelConfig:
     ``triggers:`` block would silently replace the first.
     """
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     return parse_config(data, source=source)

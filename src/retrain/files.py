@@ -196,7 +196,7 @@ def _parquet(data: bytes, what: str) -> pd.DataFrame:
         frame = pd.read_parquet(io.BytesIO(data))
     except RetrainError:
         raise
-    except Exception as exc:  # noqa: BLE001 - pyarrow, fastparquet and thrift each raise their own errors
+    except Exception as exc:
         raise UnreadableData(f"{what} is a corrupt Parquet file: {type(exc).__name__}: {exc}") from exc
     _refuse_duplicates([str(c) for c in frame.columns], what)
     return frame

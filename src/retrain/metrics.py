@@ -1373,10 +1373,10 @@ def _take(mapped: list[Any], codes: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "AlignedLabels",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_RESAMPLES",
+    "AlignedLabels",
     "EstimatedResult",
     "FlaggedResult",
     "Interval",

@@ -240,10 +240,7 @@ def build(
     found, whether a retrain was triggered and why, the snapshot and any gates.
     """
     status = str(described.get("status"))
-    if status == "SUCCEEDED":
-        state = json.loads(described.get("output") or "{}")
-    else:
-        state = last_state(history or []) or {}
+    state = json.loads(described.get("output") or "{}") if status == "SUCCEEDED" else last_state(history or []) or {}
     started: Any = described.get("startDate")
     return assemble(
         state,

@@ -174,7 +174,7 @@ def split_holdout(df: pd.DataFrame, fraction: float, timestamp_column: str | Non
     if not 0 < fraction < 1:
         raise ValueError(f"fraction == {fraction!r}, must be > 0 and < 1.")
     n_rows = len(df)
-    n_holdout = int(round(n_rows * fraction))
+    n_holdout = round(n_rows * fraction)
     if n_holdout < 1 or n_rows - n_holdout < 1:
         raise InsufficientData(
             f"cannot hold out {fraction:g} of {n_rows} rows: need at least 1 training row and 1 holdout row"
@@ -786,7 +786,9 @@ def _slice_gate(column: str, metric: str, spec: Slices, scores: list[SliceScore]
         detail = f"no slice has {spec.min_size} labelled rows{skip_note}"
         return Gate(name=name, passed=True, value=None, limit=spec.max_drop, detail=detail, info=info)
     worst = max(judged, key=lambda s: s.drop if s.drop is not None else -math.inf)
-    assert worst.drop is not None and worst.candidate is not None and worst.champion is not None
+    assert worst.drop is not None
+    assert worst.candidate is not None
+    assert worst.champion is not None
     failing = [s for s in judged if not s.passed]
     op = ">" if failing else "<="
     detail = (

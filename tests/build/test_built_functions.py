@@ -179,7 +179,7 @@ def run(stack: MotoServerStack, settings: Settings, tmp_path_factory: pytest.Tem
     normalized = built.invoke(
         "NormalizeFunction", normalize_input(event, started_at=end.isoformat(), execution="built-run")
     )
-    state: dict[str, Any] = {"run": normalized["run"] if "run" in normalized else normalized}
+    state: dict[str, Any] = {"run": normalized.get("run", normalized)}
     state["reconcile"] = built.invoke("ReconcileFunction", {"action": "start", "run": state["run"]})
     state["checks"] = [
         built.invoke("MetricCheckFunction", {"run": state["run"]}),
@@ -236,7 +236,8 @@ def test_libraries_come_from_the_built_layers_alone(run: Built) -> None:
     # The runtime's SDK aside, nothing outside .aws-sam/build can have been imported: no venv on sys.path.
     for name, call in run.calls.items():
         assert "retrain" in call.modules, name
-        assert "_pytest" not in call.modules and "moto" not in call.modules, name
+        assert "_pytest" not in call.modules, name
+        assert "moto" not in call.modules, name
 
 
 def test_light_functions_start_without_the_science_stack(run: Built) -> None:
@@ -247,7 +248,8 @@ def test_light_functions_start_without_the_science_stack(run: Built) -> None:
 
 def test_the_checks_fire_on_the_drifted_week(run: Built) -> None:
     metric_check, drift_check = run.state["checks"]  # type: ignore[attr-defined]
-    assert drift_check["triggered"] and drift_check["fired"]
+    assert drift_check["triggered"]
+    assert drift_check["fired"]
     assert metric_check["voted"]
 
 
@@ -290,7 +292,8 @@ def test_the_built_report_step_writes_the_runs_report(run: Built, stack, setting
     with pointed_at(stack):
         report = aws.get_json(*aws.split_uri(uris["json_uri"]))
         page = aws.get_bytes(*aws.split_uri(uris["html_uri"])).decode()
-    assert report["outcome"] == "promoted" and report["champion_version"] == 2
+    assert report["outcome"] == "promoted"
+    assert report["champion_version"] == 2
     assert report["lineage"]["version"] == 2
     assert set(report["distributions"]) == set(report["checks"]["drift"]["features"])
     assert len(re.findall(r'class="drift-mark[ "]', page)) == len(report["checks"]["drift"]["features"])
@@ -309,7 +312,8 @@ def test_lineage_records_exactly_the_pinned_libraries(run: Built, stack, setting
 def test_the_approval_request_keeps_the_task_token(run: Built, stack, settings) -> None:
     with pointed_at(stack):
         approval = registry.get_approval(settings.registry_table, "built-run")
-    assert approval is not None and approval["token"] == "built-run-token"
+    assert approval is not None
+    assert approval["token"] == "built-run-token"
     assert approval["version"] == 2
 
 

@@ -35,7 +35,7 @@ def files(tmp_path_factory, churn_reference):
     churn_reference.to_parquet(paths["reference"], index=False)
     generate_churn(3000, seed=51, drift=True).to_parquet(paths["drifted"], index=False)
     generate_churn(600, seed=52).to_csv(paths["current"], index=False)
-    assert STRICT != CONFIG.read_text()
+    assert CONFIG.read_text() != STRICT
     paths["strict"].write_text(STRICT)
     return paths
 
@@ -79,7 +79,8 @@ def test_a_first_champion_that_passes_its_floors_is_promoted_and_published(cloud
     # Then v1 is the champion, published for serving code, and the config is deployed
     assert code == 0
     champion = registry.get_champion(settings.registry_table, "churn")
-    assert champion["version"] == 1 and champion["trigger"] == "bootstrap"
+    assert champion["version"] == 1
+    assert champion["trigger"] == "bootstrap"
     assert _parameter(cloud) == {
         "model": "churn",
         "version": 1,
@@ -89,7 +90,8 @@ def test_a_first_champion_that_passes_its_floors_is_promoted_and_published(cloud
     stored = cloud.client("s3").get_object(Bucket=settings.data_bucket, Key="configs/churn.yaml")["Body"].read()
     assert stored.decode() == CONFIG.read_text()
     printed = capsys.readouterr().out
-    assert "pass  min accuracy" in printed and "promoted: churn v1 is the champion" in printed
+    assert "pass  min accuracy" in printed
+    assert "promoted: churn v1 is the champion" in printed
 
 
 def test_a_bootstrapped_version_keeps_its_snapshot_gates_and_lineage(cloud, settings, files, capsys):
@@ -106,13 +108,16 @@ def test_a_bootstrapped_version_keeps_its_snapshot_gates_and_lineage(cloud, sett
     (v1,) = json.loads(capsys.readouterr().out)
     assert (v1["version"], v1["status"], v1["trigger"]) == (1, "champion", "bootstrap")
     assert [g["name"] for g in v1["gates"]] == ["prediction sanity", "min accuracy"]
-    assert all(g["passed"] for g in v1["gates"]) and v1["compared_with"] == 0
+    assert all(g["passed"] for g in v1["gates"])
+    assert v1["compared_with"] == 0
     assert {"config_sha256", "libraries", "sha256", "execution"} <= set(v1)
     manifest = aws.get_json(settings.artifact_bucket, f"snapshots/churn/{v1['snapshot_id']}/manifest.json")
-    assert manifest["rows"] == 2000 and manifest["trigger"] == "bootstrap"
+    assert manifest["rows"] == 2000
+    assert manifest["trigger"] == "bootstrap"
     assert manifest["split"] == {"method": "order", "train_rows": 1600, "holdout_rows": 400}
     references = [k for k in _keys(cloud, settings.data_bucket) if k.startswith("reference/churn/")]
-    assert [source["key"] for source in manifest["sources"]] == references and len(references) == 1
+    assert [source["key"] for source in manifest["sources"]] == references
+    assert len(references) == 1
 
 
 # ----------------------------------------------------------------------------------- rejected
@@ -126,7 +131,9 @@ def test_a_first_version_below_its_floor_is_rejected_and_nothing_is_promoted(clo
     # Then the command fails naming the gate with value and limit; v1 is recorded rejected, nothing else moves
     assert code == 1
     err = capsys.readouterr().err
-    assert "churn v1 rejected" in err and "min accuracy: 0." in err and "< 0.9990" in err
+    assert "churn v1 rejected" in err
+    assert "min accuracy: 0." in err
+    assert "< 0.9990" in err
     assert registry.get_champion(settings.registry_table, "churn") is None
     record = registry.get_version(settings.registry_table, "churn", 1)
     assert record["status"] == "rejected"
@@ -162,7 +169,9 @@ def test_a_model_with_a_champion_is_refused_and_nothing_is_written(deployed_chur
     # Then it is refused, naming the champion and --force, and nothing changed
     assert code == 1
     err = capsys.readouterr().err
-    assert "ChampionExists" in err and "v1" in err and "--force" in err
+    assert "ChampionExists" in err
+    assert "v1" in err
+    assert "--force" in err
     assert _everything(cloud, settings) == before
 
 
@@ -245,7 +254,8 @@ def test_invalid_input_exits_2_naming_the_problem_and_writes_nothing(
     # Then the command exits 2 naming the problem, and neither bucket nor the registry holds anything
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("invalid input: ") and named in err
+    assert err.startswith("invalid input: ")
+    assert named in err
     assert _everything(cloud, settings) == {"data": [], "artifacts": [], "registry": []}
 
 
@@ -260,7 +270,8 @@ def test_a_local_dry_run_reports_the_gates_of_an_acceptable_first_champion(files
     assert code == 0
     printed = capsys.readouterr().out
     assert "dry run" in printed
-    assert "pass  prediction sanity" in printed and "pass  min accuracy" in printed
+    assert "pass  prediction sanity" in printed
+    assert "pass  min accuracy" in printed
     assert "would be promoted: churn v1 is the champion" in printed
 
 
@@ -272,7 +283,8 @@ def test_a_local_dry_run_of_an_impossible_floor_exits_1_naming_the_gate(files, c
     assert code == 1
     captured = capsys.readouterr()
     assert "FAIL  min accuracy" in captured.out
-    assert "min accuracy: 0." in captured.err and "< 0.9990" in captured.err
+    assert "min accuracy: 0." in captured.err
+    assert "< 0.9990" in captured.err
 
 
 def test_local_run_refuses_a_first_champion_below_its_floor(files, tmp_path):

@@ -36,7 +36,7 @@ def test_local_run_writes_the_result_contract_and_exits_zero(files, tmp_path, ca
 
     result = json.loads((tmp_path / "result.json").read_text())
     assert code == 0
-    assert CONTRACT <= set(result)
+    assert set(result) >= CONTRACT
     assert result["outcome"] == "promoted"
     assert result["trigger"] == "schedule"
     assert result["execution_arn"].startswith("arn:aws:states:")
@@ -58,7 +58,8 @@ def test_local_run_writes_the_result_contract_and_exits_zero(files, tmp_path, ca
     assert result["champion"]["version"] == 1
     assert result["error"] is None
     printed = capsys.readouterr().out
-    assert "Promote" in printed and "outcome: promoted" in printed
+    assert "Promote" in printed
+    assert "outcome: promoted" in printed
 
 
 def test_local_run_with_a_missing_column_exits_nonzero_naming_it(files, tmp_path):

@@ -82,15 +82,17 @@ def test_an_alarm_trigger_for_a_deleted_state_machine_lands_in_the_dlq_and_start
     started = cloud.deliver(event)
 
     # Then no execution starts and the original event waits in the DLQ, saying why
-    assert started == [] and _executions(cloud) == []
+    assert started == []
+    assert _executions(cloud) == []
     (letter,) = _dead_letters(cloud)
     assert letter["event"] == event
-    assert DLQ_ATTRIBUTES <= set(letter)
+    assert set(letter) >= DLQ_ATTRIBUTES
     assert letter["ERROR_CODE"] == "NO_RESOURCE"
     assert "StateMachineDoesNotExist" in letter["ERROR_MESSAGE"]
     assert letter["RULE_ARN"] == _rule_arn(cloud, "AlarmStateChange")
     assert letter["TARGET_ARN"] == cloud.state_machine_arn
-    assert letter["RETRY_ATTEMPTS"] == "0" and "EXHAUSTED_RETRY_CONDITION" not in letter
+    assert letter["RETRY_ATTEMPTS"] == "0"
+    assert "EXHAUSTED_RETRY_CONDITION" not in letter
 
 
 def test_a_manual_trigger_put_on_the_bus_that_cannot_start_lands_in_the_dlq(cloud):
@@ -103,9 +105,11 @@ def test_a_manual_trigger_put_on_the_bus_that_cannot_start_lands_in_the_dlq(clou
     )
 
     # Then it is kept in the DLQ with the manual rule named, and nothing ran
-    assert started == [] and _executions(cloud) == []
+    assert started == []
+    assert _executions(cloud) == []
     (letter,) = _dead_letters(cloud)
-    assert letter["event"]["detail-type"] == "Retrain Requested" and letter["event"]["detail"] == {"model": "churn"}
+    assert letter["event"]["detail-type"] == "Retrain Requested"
+    assert letter["event"]["detail"] == {"model": "churn"}
     assert letter["RULE_ARN"] == _rule_arn(cloud, "ManualTrigger")
     assert letter["ERROR_CODE"] == "NO_RESOURCE"
 
@@ -129,7 +133,8 @@ def test_the_dlq_alarm_is_an_ops_alarm_whose_state_change_starts_no_run(cloud):
     started = cloud.set_alarm_state(alarm)
 
     # Then no rule routes it to the state machine (and nothing is dead-lettered)
-    assert started == [] and _executions(cloud) == []
+    assert started == []
+    assert _executions(cloud) == []
     assert _dead_letters(cloud) == []
 
 

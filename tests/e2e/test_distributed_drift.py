@@ -147,6 +147,8 @@ def test_an_unreadable_partition_fails_the_run_naming_it_and_keeps_the_champion(
     ]
     assert [j["map"]["Error"] for j in judged] == ["States.ExceedToleratedFailureThreshold"]
     printed = _printed(module_cloud, described)
-    assert printed["ProfileWindow"] and printed["JudgeDrift"] and not printed["DriftCheck"]
+    assert printed["ProfileWindow"]
+    assert printed["JudgeDrift"]
+    assert not printed["DriftCheck"]
     (record,) = aws.list_objects(settings.artifact_bucket, layout.drift_failures_prefix("churn", "drift-corrupt"))
     assert aws.get_json(settings.artifact_bucket, record["key"])["key"] == corrupt

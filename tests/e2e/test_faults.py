@@ -191,7 +191,8 @@ def test_without_a_fault_the_run_promotes_v2_in_the_registry_and_in_ssm(churn: D
     described = run(churn, "no-fault")
 
     after = state(churn)
-    assert described["status"] == "SUCCEEDED" and described["state"]["outcome"] == "promoted"
+    assert described["status"] == "SUCCEEDED"
+    assert described["state"]["outcome"] == "promoted"
     assert (after.champion, after.parameter, after.lock) == (2, 2, False)
     assert after.versions == {1: "archived", 2: "champion"}
     assert described["state"]["reconcile"]["parameter"] == "in-sync"
@@ -213,7 +214,7 @@ def test_a_step_that_raises_changes_no_champion_and_leaves_nothing_undecided(
     churn: Deployment, step: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given one step raises an error nobody retries
-    module, function, failed_state = STEPS[step]
+    module, function, _failed_state = STEPS[step]
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"{step} broke (injected)")
@@ -284,7 +285,8 @@ def test_a_snapshot_whose_manifest_cannot_be_written_is_not_visible_and_the_next
     assert retried["state"]["outcome"] == "promoted"
     assert retried["state"]["snapshot"]["id"] == half[0]
     frame, manifest = snapshot.load(bucket, "churn", half[0])
-    assert manifest["files"]["data.parquet"]["bytes"] > 0 and len(frame) == manifest["rows"]
+    assert manifest["files"]["data.parquet"]["bytes"] > 0
+    assert len(frame) == manifest["rows"]
 
 
 def test_a_model_profile_that_cannot_be_written_leaves_a_failed_version_whose_artifact_expires(
@@ -372,7 +374,8 @@ def test_persistent_dynamodb_throttling_fails_the_run_as_transient_and_changes_n
 
     # Then Train is retried, then the run fails as transient; nothing changed, and the version is failed
     assert (described["status"], described["error"]) == ("FAILED", "TransientError")
-    assert "ThrottlingException" in described["cause"] and "complete churn v2" in described["cause"]
+    assert "ThrottlingException" in described["cause"]
+    assert "complete churn v2" in described["cause"]
     assert faults.hits["DynamoDBBackend.update_item"] == 4 * 2  # 4 Train attempts x 2 SDK attempts
     assert retried(churn, described, "Train") == ["TransientError"] * 4
     after = state(churn)
@@ -433,7 +436,8 @@ def test_a_refused_ssm_write_keeps_the_committed_promotion_and_the_next_run_repa
     described = run(churn, "ssm-refused")
 
     # Then the registry's transaction is the commit point: the run is promoted, and says the parameter is stale
-    assert described["status"] == "SUCCEEDED" and described["state"]["outcome"] == "promoted"
+    assert described["status"] == "SUCCEEDED"
+    assert described["state"]["outcome"] == "promoted"
     assert described["state"]["failure"]["error"] == "ChampionNotPublished"
     assert described["state"]["recovery"]["parameter"].startswith("stale: ")
     after = state(churn)
@@ -492,7 +496,8 @@ def test_a_promote_that_always_times_out_after_committing_is_still_promoted_and_
 
     described = run(churn, "promote-times-out")
 
-    assert described["status"] == "SUCCEEDED" and described["state"]["outcome"] == "promoted"
+    assert described["status"] == "SUCCEEDED"
+    assert described["state"]["outcome"] == "promoted"
     assert described["state"]["failure"]["error"] == "Sandbox.Timedout"
     assert described["state"]["recovery"]["parameter"] == "repaired"
     after = state(churn)
@@ -517,5 +522,6 @@ def test_a_candidate_left_by_a_run_that_died_is_marked_failed_by_the_next_run(
     # Then its first step marks the version failed and says so
     assert described["state"]["reconcile"]["failed_versions"] == [version]
     record = registry.get_version(table, "churn", version)
-    assert record is not None and record["status"] == "failed"
+    assert record is not None
+    assert record["status"] == "failed"
     assert "stopped-run" in record["failure"]

@@ -170,7 +170,8 @@ def test_unregister_removes_the_schedule_and_alarms_and_keeps_the_registry_versi
 
     removed = cloud.unregister(OTHER)
 
-    assert removed.schedule_deleted and removed.config_deleted
+    assert removed.schedule_deleted
+    assert removed.config_deleted
     assert sorted(removed.alarms_deleted) == sorted(
         f"retrain-{OTHER}-{s}" for s in ("performance", "drift", "flagged", "estimated")
     )
@@ -213,4 +214,5 @@ def test_registering_again_updates_the_schedule_and_removes_a_disabled_alarm(clo
     with pytest.raises(TemplateError, match="DISABLED"):
         cloud.fire_schedule("churn")
     names = {a["AlarmName"] for a in cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    assert "retrain-churn-flagged" not in names and "retrain-churn-drift" in names
+    assert "retrain-churn-flagged" not in names
+    assert "retrain-churn-drift" in names

@@ -159,7 +159,8 @@ def test_a_hundred_deliveries_for_ten_models_at_once_make_exactly_one_run_per_mo
     table = next(iter(fleet.values())).settings.registry_table
     deliveries = [d for model in MODELS for d in _events(cloud, model)]
     random.Random(7).shuffle(deliveries)
-    assert len(deliveries) == 100 and len({d.event_id for d in deliveries}) == 50
+    assert len(deliveries) == 100
+    assert len({d.event_id for d in deliveries}) == 50
 
     # When all 100 are delivered at once
     started = time.monotonic()
@@ -180,12 +181,12 @@ def test_a_hundred_deliveries_for_ten_models_at_once_make_exactly_one_run_per_mo
         assert len(runs) == 1, f"{model}: {len(runs)} runs waiting for approval\n{_timeline(cloud, mine, outcomes)}"
         winner = winners[model] = runs[0]
         path = [state for _, state in state_path(cloud, winner.execution)]
-        assert "AcquireLock" in path and not {"AlreadyRunning", "AcquireLockError"} & set(path), f"{model}: {path}"
+        assert "AcquireLock" in path, f"{model}: {path}"
+        assert not {"AlreadyRunning", "AcquireLockError"} & set(path), f"{model}: {path}"
         assert path[-1] == "RequestApproval", f"{model}: {path}"
         lock = lock_item(fleet[model].settings, model)
-        assert lock is not None and lock["owner"]["S"] == winner.name, (
-            f"{model}: lock {lock}\n{_timeline(cloud, mine, outcomes)}"
-        )
+        assert lock is not None, f"{model}: no lock"
+        assert lock["owner"]["S"] == winner.name, f"{model}: lock {lock}\n{_timeline(cloud, mine, outcomes)}"
         rest = Counter(outcomes[d.execution] for d in mine if d is not winner)
         assert rest == {"duplicate": 5, "already-running": 4}, f"{model}: {rest}\n{_timeline(cloud, mine, outcomes)}"
         for event_id in {d.event_id for d in mine}:

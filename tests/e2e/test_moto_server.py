@@ -49,7 +49,8 @@ def test_bootstrap_over_http_makes_a_gated_first_champion(bootstrapped):
 
     champion = registry.require_champion(table, "churn")
 
-    assert champion["version"] == 1 and champion["trigger"] == "bootstrap"
+    assert champion["version"] == 1
+    assert champion["trigger"] == "bootstrap"
     parameter = bootstrapped.client("ssm").get_parameter(Name="/retrain/champion/churn")["Parameter"]
     assert json.loads(parameter["Value"])["sha256"] == champion["sha256"]
     config = bootstrapped.client("s3").get_object(
@@ -154,7 +155,8 @@ def test_teardown_keep_history_deletes_only_what_the_stack_deletes(capsys):
         assert kept <= _buckets(doomed)
         assert doomed.physical["AccessLogBucket"] not in _buckets(doomed)
         versions = doomed.client("s3").list_object_versions(Bucket=doomed.outputs["DataBucketName"])
-        assert len(versions["Versions"]) == 2 and len(versions["DeleteMarkers"]) == 1
+        assert len(versions["Versions"]) == 2
+        assert len(versions["DeleteMarkers"]) == 1
         assert doomed.outputs["RegistryTableName"] in _tables(doomed)
     out = capsys.readouterr().out
     assert all(f"kept: s3://{bucket}" in out for bucket in kept)
@@ -168,7 +170,8 @@ def test_teardown_delete_registry_deletes_the_retained_table_too(capsys):
 
         assert table not in _tables(doomed)
     out = capsys.readouterr().out
-    assert f"table {table}: deleted" in out and "kept:" not in out
+    assert f"table {table}: deleted" in out
+    assert "kept:" not in out
 
 
 def test_teardown_refuses_to_keep_history_and_delete_the_registry():

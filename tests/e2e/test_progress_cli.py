@@ -66,8 +66,19 @@ def test_local_run_prints_every_state_of_the_history_in_order(cloud, tmp_path, c
     generate_churn(2000, seed=1).to_parquet(reference, index=False)
 
     code = main(
-        ["local-run", "--config", str(CONFIG), "--reference", str(reference), "--current", str(window)]
-        + ["--trigger", "manual", "--out", str(tmp_path / "out")]
+        [
+            "local-run",
+            "--config",
+            str(CONFIG),
+            "--reference",
+            str(reference),
+            "--current",
+            str(window),
+            "--trigger",
+            "manual",
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
 
     # Then every state of the history is printed once, in history order
@@ -91,7 +102,8 @@ def test_local_run_prints_every_state_of_the_history_in_order(cloud, tmp_path, c
     assert "\n  ✓ execution SUCCEEDED after " in printed
     row = next(line for line in printed.splitlines() if line.startswith("cur.csv "))
     assert re.split(r"\s{2,}", row)[1] == result["outcome"]
-    assert "\r" not in printed and "\x1b" not in printed
+    assert "\r" not in printed
+    assert "\x1b" not in printed
 
 
 def test_a_failed_step_is_marked_with_its_error_and_no_state_is_missing(cloud, module_churn):

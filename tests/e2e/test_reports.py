@@ -111,7 +111,8 @@ def test_a_promoted_run_reports_why_and_what_it_promoted(cloud, reference):
     assert output["report"]["html_uri"].endswith(f"/reports/churn/{report['execution']}/report.html")
     # And it says what the CLI's result says
     _same(report, _built_from_history(cloud, run["execution_arn"], before=1))
-    assert report["lineage"]["version"] == 2 and report["lineage"]["libraries"]["scikit-learn"]
+    assert report["lineage"]["version"] == 2
+    assert report["lineage"]["libraries"]["scikit-learn"]
     # With every feature's distributions and one drift mark per feature on the page
     features = report["checks"]["drift"]["features"]
     assert set(report["distributions"]) == set(features) == set(CONFIG_MODEL.features.all)
@@ -125,7 +126,8 @@ def test_a_run_held_back_by_the_cooldown_is_reported_too(cloud, reference):
     # Then drift fires again, the cooldown holds the retrain back, and the report says both
     report, _ = _report_of(cloud, run["execution_arn"])
     assert report["outcome"] == run["outcome"] == "cooldown"
-    assert report["triggered"] and report["reasons"]
+    assert report["triggered"]
+    assert report["reasons"]
     _same(report, _built_from_history(cloud, run["execution_arn"], before=2))
 
 
@@ -144,7 +146,8 @@ def test_a_failed_run_is_reported_with_its_failed_step_and_error(cloud):
     report, page = _report_of(cloud, execution)
     built = _built_from_history(cloud, execution, before=2)
     _same(report, built)
-    assert report["outcome"] == "failed" and report["error_type"] == "UnreadableData"
+    assert report["outcome"] == "failed"
+    assert report["error_type"] == "UnreadableData"
     assert report["champion_version"] == 2  # the champion is unchanged
     assert "UnreadableData" in page
 
@@ -193,7 +196,8 @@ def test_retrain_report_downloads_a_runs_report_by_name_or_arn(cloud, tmp_path, 
         page = aws.get_bytes(settings.artifact_bucket, layout.report_key("churn", execution, "report.html"))
         assert (out / "report.html").read_bytes() == page
         printed = capsys.readouterr().out
-        assert str(out / "report.html") in printed and stored["outcome"] in printed
+        assert str(out / "report.html") in printed
+        assert stored["outcome"] in printed
 
 
 def test_retrain_report_names_a_run_it_cannot_find(cloud, tmp_path, capsys):

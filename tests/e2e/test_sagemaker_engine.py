@@ -50,7 +50,7 @@ def _retrain(deployment, window, name):
 
 def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snapshot(cloud, reference, drifted):
     # Given churn, configured to train in a SageMaker job, with a champion
-    assert SAGEMAKER_TEXT != CONFIG.read_text()
+    assert CONFIG.read_text() != SAGEMAKER_TEXT
     deployment = deploy(cloud, loads_config(SAGEMAKER_TEXT), SAGEMAKER_TEXT, reference=reference)
 
     # When a run retrains it
@@ -63,14 +63,16 @@ def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snap
     # (the model's lock outlasts the job: LockTtlSeconds plus max_runtime_minutes)
     assert int(state["run"]["lock_expires_at"]) - int(state["run"]["lock_now"]) == 3600 + 20 * 60
     job = state["training_job"]
-    assert job["name"].startswith(f"{cloud.stack_name}-churn-") and len(job["name"]) <= 63
+    assert job["name"].startswith(f"{cloud.stack_name}-churn-")
+    assert len(job["name"]) <= 63
     sagemaker = cloud.client("sagemaker")
     assert sagemaker.describe_training_job(TrainingJobName=job["name"])["TrainingJobStatus"] == "Completed"
     assert job["name"] in [j["TrainingJobName"] for j in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
     # And its candidate is registered with the job in its lineage
     table = deployment.settings.registry_table
     record = registry.get_version(table, "churn", state["candidate"]["version"])
-    assert record is not None and record["training_job"] == job["name"]
+    assert record is not None
+    assert record["training_job"] == job["name"]
     assert record["snapshot_id"] == state["snapshot"]["id"]
 
     # When the Train function (the Lambda engine) trains from the same snapshot and seed

@@ -97,11 +97,12 @@ def test_the_bootstrap_promotion_starts_no_cooldown(deployed_churn, drifted):
 
 def test_policy_all_needs_every_enabled_signal_to_fire(cloud, churn_config, churn_reference, stable):
     # Given policy all, and a window whose features drift but whose accuracy stays above its bound
-    config, text = churn_config
+    _config, text = churn_config
     strict = text.replace("  drift: {share: 0.3}\n", "  drift: {share: 0.1}\n  policy: all\n").replace(
         "performance: {metric: accuracy, min: 0.8}", "performance: {metric: accuracy, min: 0.5}"
     )
-    assert strict.count("policy: all") == 1 and "min: 0.5" in strict
+    assert strict.count("policy: all") == 1
+    assert "min: 0.5" in strict
     deployment = deploy(cloud, loads_config(strict), strict, reference=churn_reference)
     shifted = stable.assign(tenure_months=stable["tenure_months"] + 25)
     _window(deployment, shifted)
@@ -117,7 +118,7 @@ def test_policy_all_needs_every_enabled_signal_to_fire(cloud, churn_config, chur
 
 
 def test_schedule_mode_always_retrains_without_a_signal(cloud, churn_config, churn_reference, stable):
-    config, text = churn_config
+    _config, text = churn_config
     always = text + "schedule: {mode: always}\n"
     deployment = deploy(cloud, loads_config(always), always, reference=churn_reference)
     _window(deployment, stable)

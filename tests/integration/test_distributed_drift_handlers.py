@@ -67,7 +67,8 @@ def test_the_plan_lists_every_object_of_the_window_once_in_order(module_churn, w
 
     # Then it returns the run and a plan, and the manifest holds every table object of the window
     plan = planned["plan"]
-    assert planned["run"]["execution"] == event["run"]["execution"] and "signal" not in planned
+    assert planned["run"]["execution"] == event["run"]["execution"]
+    assert "signal" not in planned
     manifest = aws.get_json(plan["bucket"], plan["manifest_key"])
     assert plan["manifest_key"] == layout.drift_batches_key("churn", event["run"]["execution"])
     assert [b["index"] for b in manifest] == list(range(len(window)))
@@ -100,7 +101,8 @@ def test_the_judged_profiles_give_the_single_engines_verdicts(module_churn, wind
     assert other["prediction"]["drifted"] == one["prediction"]["drifted"]
     assert other["prediction"]["result"]["statistic"] == pytest.approx(one["prediction"]["result"]["statistic"])
     # The domain classifier runs on the merged uniform sample (at most 3000 rows: here the whole window)
-    assert other["engine"] == "distributed" and other["n_sample"] == 1200
+    assert other["engine"] == "distributed"
+    assert other["n_sample"] == 1200
     assert other["multivariate"]["drifted"] == one["multivariate"]["drifted"] is True
     assert other["votes"] == one["votes"]
     # And the report's distributions are those of the same window
@@ -184,5 +186,5 @@ def test_an_object_deleted_after_the_plan_is_named(module_churn, window):
     batch = copy.deepcopy(manifest[0])
     batch["objects"][0]["key"] = batch["objects"][0]["key"].replace(".parquet", "-gone.parquet")
 
-    with pytest.raises(DataNotFound, match="-gone.parquet"):
+    with pytest.raises(DataNotFound, match=r"-gone.parquet"):
         call(module_churn.cloud, "drift_profile", {"run": planned["run"], "batch": batch})

@@ -67,14 +67,16 @@ def stable(module_churn: Deployment) -> dict:
 
 def test_a_window_from_the_training_distribution_has_not_drifted(stable: dict) -> None:
     assert stable["signal"] == "drift"
-    assert stable["triggered"] is False and stable["votes"] == [False]
+    assert stable["triggered"] is False
+    assert stable["votes"] == [False]
     assert stable["details"]["drifted"] is False
     assert stable["details"]["share"] < stable["details"]["threshold_share"]
     assert stable["reason"] is None
 
 
 def test_a_drifted_window_has_drifted_triggers_and_votes(drifted: dict) -> None:
-    assert drifted["triggered"] is True and drifted["votes"] == [True]
+    assert drifted["triggered"] is True
+    assert drifted["votes"] == [True]
     assert drifted["details"]["drifted"] is True
     assert drifted["reason"].startswith("drift in ")
     assert drifted["details"]["votes"] == {"dataset": True}
@@ -85,7 +87,8 @@ def test_every_feature_is_compared_with_the_whole_reference(drifted: dict, churn
 
     assert sorted(features) == sorted(FEATURES)
     assert {f["n_reference"] for f in features.values()} == {len(churn_reference)}
-    assert drifted["details"]["n_current"] == 800 and drifted["details"]["n_reference"] == len(churn_reference)
+    assert drifted["details"]["n_current"] == 800
+    assert drifted["details"]["n_reference"] == len(churn_reference)
 
 
 def test_the_reference_is_the_profile_stored_with_the_champions_snapshot(
@@ -96,7 +99,8 @@ def test_the_reference_is_the_profile_stored_with_the_champions_snapshot(
     profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion["snapshot_id"])
 
     assert drifted["details"]["profile"] == "stored"
-    assert profile is not None and sorted(profile.columns) == sorted(FEATURES)
+    assert profile is not None
+    assert sorted(profile.columns) == sorted(FEATURES)
 
 
 @pytest.mark.parametrize("feature", CONTINUOUS)
@@ -184,7 +188,9 @@ def test_a_window_below_min_samples_is_insufficient_and_does_not_vote(
 
     result = call(module_churn.cloud, "drift_check", run_input(SHORT_END))
 
-    assert result["insufficient"] is True and result["triggered"] is False and result["votes"] == []
+    assert result["insufficient"] is True
+    assert result["triggered"] is False
+    assert result["votes"] == []
     assert result["reason"] == "insufficient data: 40 current rows < min_samples 100"
     assert "DriftShare" not in _emf_values(capsys.readouterr().out)
 
@@ -283,7 +289,8 @@ def test_the_domain_classifier_separates_a_drifted_window_and_names_the_features
     result = signals_result
 
     multivariate = result["details"]["multivariate"]
-    assert multivariate["drifted"] is True and multivariate["auc"] >= 0.55
+    assert multivariate["drifted"] is True
+    assert multivariate["auc"] >= 0.55
     assert multivariate["top_features"][0]["feature"] in FEATURES
     assert "multivariate drift: domain classifier AUC" in result["reason"]
 
@@ -292,7 +299,8 @@ def test_prediction_drift_compares_the_champions_scores_with_its_holdout(signals
     result = signals_result
 
     prediction = result["details"]["prediction"]
-    assert prediction["drifted"] is True and prediction["n_current"] == 800
+    assert prediction["drifted"] is True
+    assert prediction["n_current"] == 800
     assert prediction["on"] in {"prediction", "score"}
     assert prediction["result"]["p_value_adjusted"] < 0.05
 

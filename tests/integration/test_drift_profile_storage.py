@@ -31,21 +31,26 @@ def test_the_snapshot_step_stores_the_snapshots_profile_next_to_it(module_churn:
 
     stored = snapshot.load_profile(settings.artifact_bucket, "churn", frozen["id"])
 
-    assert stored is not None and stored.meta["snapshot_id"] == frozen["id"]
+    assert stored is not None
+    assert stored.meta["snapshot_id"] == frozen["id"]
     bucket, key = aws.split_uri(frozen["uri"])
     assert aws.head(bucket, key.rpartition("/")[0] + "/profile.npz") is not None
     expected = build_profile(data, numeric=config.features.numeric, categorical=config.features.categorical)
     for name in config.features.numeric:
         a, b = stored.columns[name], expected.columns[name]
-        assert isinstance(a, NumericProfile) and isinstance(b, NumericProfile)
+        assert isinstance(a, NumericProfile)
+        assert isinstance(b, NumericProfile)
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.le, b.le)
     for name in config.features.categorical:
         a, b = stored.columns[name], expected.columns[name]
-        assert isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile)
+        assert isinstance(a, CategoricalProfile)
+        assert isinstance(b, CategoricalProfile)
         assert (a.categories, a.counts.tolist()) == (b.categories, b.counts.tolist())
-    assert stored.sample is not None and len(stored.sample) == len(data) == manifest["rows"]
-    assert stored.schema["timestamp"] == "datetime" and stored.schema["churned"] == "int"
+    assert stored.sample is not None
+    assert len(stored.sample) == len(data) == manifest["rows"]
+    assert stored.schema["timestamp"] == "datetime"
+    assert stored.schema["churned"] == "int"
 
 
 def test_the_same_snapshot_twice_keeps_its_first_profile(module_churn: Deployment, frozen: dict) -> None:
@@ -64,7 +69,8 @@ def test_the_bootstrap_profiles_the_first_champions_snapshot(module_churn: Deplo
 
     profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion["snapshot_id"])
 
-    assert profile is not None and profile.n_rows == 2000
+    assert profile is not None
+    assert profile.n_rows == 2000
     assert sorted(profile.columns) == sorted(module_churn.config.features.all)
 
 
@@ -85,9 +91,11 @@ def test_the_train_step_stores_importances_and_the_prediction_distribution(
     assert record["model_profile_uri"].endswith(f"/v{candidate['version']}/model-profile.npz")
     assert record["importances"] == pytest.approx(profile.meta["importances"])
     assert set(record["importances"]) == set(module_churn.config.features.all)
-    assert profile.meta["source"] == "holdout" and profile.meta["rows"] == frozen["holdout_rows"]
+    assert profile.meta["source"] == "holdout"
+    assert profile.meta["rows"] == frozen["holdout_rows"]
     assert isinstance(profile.columns["prediction"], CategoricalProfile)
-    assert isinstance(profile.columns["score"], NumericProfile) and profile.meta["positive_class"] == "1"
+    assert isinstance(profile.columns["score"], NumericProfile)
+    assert profile.meta["positive_class"] == "1"
     assert set(candidate) >= {"model", "version", "artifact_uri", "sha256", "registry_key", "trained_rows"}
 
 

@@ -133,9 +133,11 @@ def _exists(cloud, bucket, key):
     try:
         cloud.client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        assert exc.response["Error"]["Code"] == "404"
-        return False
-    return True
+        code = exc.response["Error"]["Code"]
+    else:
+        return True
+    assert code == "404"
+    return False
 
 
 def _lock_is_free():

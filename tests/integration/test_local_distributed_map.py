@@ -78,7 +78,8 @@ def test_the_result_writer_reads_its_paths_from_the_state_input(aws):
 
     assert described["status"] == "SUCCEEDED"
     writer = json.loads(described["output"])["map"]["ResultWriterDetails"]
-    assert writer["Bucket"] == "items" and writer["Key"].startswith("runs/x/map/")
+    assert writer["Bucket"] == "items"
+    assert writer["Key"].startswith("runs/x/map/")
     assert s3.get_object(Bucket="items", Key=writer["Key"])["Body"].read()
 
 

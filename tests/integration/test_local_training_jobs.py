@@ -107,7 +107,8 @@ def test_a_job_runs_its_program_with_the_toolkits_contract_and_its_model_dir_is_
     assert json.loads(seen["hps_file"]["model"]) == "m"  # the file holds the values as SageMaker passes them
     assert seen["pythonpath"][0] == seen["cwd"] == seen["sys_path0"]  # the unpacked source dir comes first
     assert all("site-packages" in path for path in seen["pythonpath"][1:])
-    assert seen["omp"] == "1" and seen["output_data"] is True
+    assert seen["omp"] == "1"
+    assert seen["output_data"] is True
 
 
 def test_a_failure_file_becomes_the_failure_reason(s3: Any) -> None:

@@ -95,7 +95,8 @@ def test_an_empty_window_is_insufficient_and_never_triggers(module_churn: Deploy
     assert result["triggered"] is False
     assert result["reason"].startswith("insufficient data: no predictions")
     assert result["details"]["n"] == 0
-    assert result["details"]["flagged"]["n"] == 0 and result["details"]["flagged"]["rate"] is None
+    assert result["details"]["flagged"]["n"] == 0
+    assert result["details"]["flagged"]["rate"] is None
     assert result["details"]["estimated"]["note"] == "no predictions"
 
 
@@ -210,7 +211,8 @@ def _emf_values(text: str, model: str = "churn") -> dict[str, float]:
     values: dict[str, float] = {}
     for record in _emf_records(text):
         directive = record["_aws"]["CloudWatchMetrics"][0]
-        assert "model" in directive["Dimensions"][0] and record["model"] == model
+        assert "model" in directive["Dimensions"][0]
+        assert record["model"] == model
         for metric in directive["Metrics"]:
             value = record[metric["Name"]]
             values[metric["Name"]] = value[-1] if isinstance(value, list) else value
@@ -265,7 +267,8 @@ def test_the_estimate_is_reported_beside_the_realized_metrics(
 
     estimated = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))["details"]["estimated"]
 
-    assert estimated["available"] is True and estimated["enabled"] is False
+    assert estimated["available"] is True
+    assert estimated["enabled"] is False
     assert estimated["n"] == 600
     assert estimated["metrics"]["accuracy"] == pytest.approx(np.mean(np.where(pred == 1, p1, 1 - p1)))
     assert set(estimated["ci"]) == set(estimated["metrics"])
@@ -348,7 +351,8 @@ def test_without_labels_the_estimate_still_votes_and_the_performance_signal_abst
     # Then only the estimate votes, and it fires; the missing labels are reported
     estimated = out["details"]["estimated"]
     assert out["votes"] == [True]
-    assert out["triggered"] is True and out["insufficient"] is True
+    assert out["triggered"] is True
+    assert out["insufficient"] is True
     assert out["reason"] == f"estimated accuracy {estimated['value']:.4g} < 0.99"
     assert out["details"]["reasons"] == [
         out["reason"],
@@ -370,7 +374,8 @@ def test_a_signal_below_its_minimum_sample_is_reported_and_never_votes(module_ch
     out = call(module_churn.cloud, "metric_check", run_input(FEW_END, model=config.model))
 
     assert out["votes"] == []
-    assert out["triggered"] is False and out["insufficient"] is True
+    assert out["triggered"] is False
+    assert out["insufficient"] is True
     assert out["reason"] == "insufficient data: 50 predictions < min_samples 100"
     assert out["details"]["flagged"]["rate"] == 1.0
 

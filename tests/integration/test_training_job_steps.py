@@ -110,7 +110,8 @@ def test_register_records_the_jobs_candidate_as_train_does_and_a_retry_returns_i
     candidate = call(cloud, "train", request)
     again = call(cloud, "train", request)
 
-    assert candidate == again and candidate["version"] >= 2
+    assert candidate == again
+    assert candidate["version"] >= 2
     record = registry.get_version(deployment.settings.registry_table, "churn", candidate["version"])
     assert record is not None
     assert record["status"] == "candidate"
@@ -129,7 +130,7 @@ def test_output_written_elsewhere_is_refused(prepared, cloud) -> None:
     request["run"]["execution"] += "-elsewhere"
     before = _versions(deployment)
 
-    with pytest.raises(ArtifactIntegrityError, match="wrote its model to s3://elsewhere/model.tar.gz, expected"):
+    with pytest.raises(ArtifactIntegrityError, match=r"wrote its model to s3://elsewhere/model.tar.gz, expected"):
         call(cloud, "train", request)
     assert _versions(deployment) == before
 
@@ -158,7 +159,7 @@ def test_a_model_that_is_not_a_safe_artifact_is_refused_and_nothing_is_registere
 
 
 def test_prepare_refuses_a_model_on_the_lambda_engine(prepared, cloud) -> None:
-    deployment, event, _ = prepared
+    _deployment, event, _ = prepared
     cloud.register(loads_config(CONFIG.read_text()), CONFIG.read_text())
     try:
         answer = invoke(

@@ -195,7 +195,9 @@ def test_vs_champion_reports_the_difference_its_interval_and_delta(good: tuple[d
     difference = validation["candidate_metrics"]["accuracy"] - validation["champion_metrics"]["accuracy"]
     assert vs["value"] == pytest.approx(difference)
     assert 0 < vs["low"] < difference < vs["high"]
-    assert vs["limit"] == 0.0 and vs["info"]["delta"] == 0.0 and vs["info"]["mode"] == "not_worse"
+    assert vs["limit"] == 0.0
+    assert vs["info"]["delta"] == 0.0
+    assert vs["info"]["mode"] == "not_worse"
 
 
 def test_the_prediction_difference_is_measured_on_the_windows_inputs(retrain: Retrain, good: tuple[dict, dict]) -> None:

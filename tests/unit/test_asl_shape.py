@@ -106,7 +106,7 @@ def _paths_to(target: str, start: str, *, avoiding: str) -> list[list[str]]:
             continue
         if name == avoiding:
             continue
-        stack.extend(path + [nxt] for nxt in _successors(states[name]) if nxt not in path)
+        stack.extend([*path, nxt] for nxt in _successors(states[name]) if nxt not in path)
     return found
 
 
@@ -239,7 +239,8 @@ def test_a_failure_after_the_lock_is_recorded_then_releases_it_before_publishing
     held = [ASL["States"][c["Next"]] for _, c in _catching_states()]
     held = [r for r in held if r["Parameters"]["lock"] == "held" and r["Parameters"]["step"] != "ReleaseLock"]
 
-    assert held and {r["Next"] for r in held} == {"RecordFailure"}
+    assert held
+    assert {r["Next"] for r in held} == {"RecordFailure"}
     record = ASL["States"]["RecordFailure"]
     assert record["Resource"] == "${ReconcileFunctionArn}"
     assert record["Parameters"] == {"action": "failed", "run.$": "$.run", "failure.$": "$.failure"}
@@ -313,7 +314,8 @@ def test_the_profile_window_map_reads_the_manifest_and_writes_under_the_run():
     assert profile["ItemReader"]["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.manifest_key"}
     assert profile["ItemSelector"] == {"run.$": "$.run", "batch.$": "$$.Map.Item.Value"}
     assert profile["MaxConcurrencyPath"] == "$.plan.max_concurrency"
-    assert "ToleratedFailurePercentage" not in profile and "ToleratedFailureCount" not in profile  # default: 0
+    assert "ToleratedFailurePercentage" not in profile
+    assert "ToleratedFailureCount" not in profile
     assert "ItemBatcher" not in profile  # the planner batches by the objects' bytes
     assert profile["ResultWriter"]["Parameters"]["Prefix.$"] == "$.plan.result_prefix"
     (worker,) = profile["ItemProcessor"]["States"].values()
@@ -324,10 +326,12 @@ def test_the_judge_gets_the_map_outcome_either_way_and_its_failure_is_the_drift_
     states = _drift_branch()
     profile, judge = states["ProfileWindow"], states["JudgeDrift"]
 
-    assert profile["Next"] == "JudgeDrift" and profile["ResultPath"] == "$.map"
+    assert profile["Next"] == "JudgeDrift"
+    assert profile["ResultPath"] == "$.map"
     assert [(c["ErrorEquals"], c["ResultPath"], c["Next"]) for c in profile["Catch"]] == [
         (["States.ALL"], "$.map", "JudgeDrift")
     ]
     assert judge["Resource"] == "${DriftCheckFunctionArn}"
     assert judge["Parameters"] == {"run.$": "$.run", "plan.$": "$.plan", "map.$": "$.map"}
-    assert [c["Next"] for c in judge["Catch"]] == ["DriftCheckFailed"] and judge.get("End") is True
+    assert [c["Next"] for c in judge["Catch"]] == ["DriftCheckFailed"]
+    assert judge.get("End") is True

@@ -60,7 +60,8 @@ def test_too_few_training_rows_name_min_rows_and_the_split(reference):
     message = str(caught.value)
     assert message.startswith(SOURCE)
     assert "192 training rows with a target 'churned'" in message
-    assert "the last 48 are the holdout" in message and "training.min_rows == 200" in message
+    assert "the last 48 are the holdout" in message
+    assert "training.min_rows == 200" in message
 
 
 def test_rows_without_a_target_do_not_count_towards_min_rows(reference):

@@ -563,7 +563,7 @@ training: {estimator: LogisticRegression}
 validation:
   slices: {columns: [tenure], max_drop: 0.05}
 """
-    with pytest.raises(ConfigError, match="validation.slices.columns: 'tenure' is not a categorical feature"):
+    with pytest.raises(ConfigError, match=r"validation.slices.columns: 'tenure' is not a categorical feature"):
         loads_config(text)
 
 
@@ -576,7 +576,7 @@ triggers:
   drift: {features: {tenur: {method: ks}}}
 training: {estimator: LogisticRegression}
 """
-    with pytest.raises(ConfigError, match="triggers.drift.features.tenur"):
+    with pytest.raises(ConfigError, match=r"triggers.drift.features.tenur"):
         loads_config(text)
 
 
@@ -589,5 +589,5 @@ triggers:
   estimated: {metric: accuracy, min: 0.8}
 training: {estimator: Ridge}
 """
-    with pytest.raises(ConfigError, match="triggers.estimated"):
+    with pytest.raises(ConfigError, match=r"triggers.estimated"):
         loads_config(text)

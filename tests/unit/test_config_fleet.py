@@ -92,7 +92,8 @@ def test_each_alarm_can_be_disabled_with_null() -> None:
 def test_a_regression_model_has_no_default_performance_or_estimated_alarm() -> None:
     alarms = _config(REGRESSOR).alarms
 
-    assert alarms.performance is None and alarms.estimated is None
+    assert alarms.performance is None
+    assert alarms.estimated is None
     assert (alarms.drift_share, alarms.flagged_rate) == (0.3, 5.0)
 
 
@@ -101,7 +102,8 @@ def test_a_regression_model_may_alarm_on_its_own_metric() -> None:
 
     alarm = _config(REGRESSOR, alarms={"performance": performance}).alarms.performance
 
-    assert alarm is not None and (alarm.metric, alarm.threshold, alarm.comparison) == (
+    assert alarm is not None
+    assert (alarm.metric, alarm.threshold, alarm.comparison) == (
         "rmse",
         60.0,
         "GreaterThanThreshold",
@@ -135,8 +137,10 @@ def test_an_alarm_may_watch_an_interval_bound_the_check_publishes() -> None:
         }
     ).alarms
 
-    assert alarms.performance is not None and alarms.performance.metric == "accuracy_ci_upper"
-    assert alarms.estimated is not None and alarms.estimated.metric == "EstimatedRocAucCiUpper"
+    assert alarms.performance is not None
+    assert alarms.performance.metric == "accuracy_ci_upper"
+    assert alarms.estimated is not None
+    assert alarms.estimated.metric == "EstimatedRocAucCiUpper"
 
 
 def test_estimated_metric_names_are_the_metric_checks() -> None:

@@ -53,7 +53,8 @@ def test_monitoring_defaults_for_the_signals() -> None:
 def test_signals_are_off_unless_configured() -> None:
     triggers = _config().triggers
 
-    assert triggers.flagged is None and triggers.estimated is None
+    assert triggers.flagged is None
+    assert triggers.estimated is None
 
 
 def test_performance_trigger_compares_the_estimate_by_default() -> None:
@@ -67,7 +68,8 @@ def test_performance_trigger_compares_the_estimate_by_default() -> None:
 def test_performance_trigger_can_judge_a_bound_of_the_interval(use: str) -> None:
     trigger = _config(f"  performance: {{metric: f1, min: 0.7, use: {use}}}\n").triggers.performance
 
-    assert trigger is not None and trigger.use == use
+    assert trigger is not None
+    assert trigger.use == use
 
 
 def test_an_unknown_use_names_the_field() -> None:
@@ -84,14 +86,15 @@ def test_probability_metrics_have_a_direction(metric: str, bound: str) -> None:
 
 
 def test_a_lower_is_better_probability_metric_needs_max() -> None:
-    with pytest.raises(ValidationError, match="triggers.performance: log_loss is lower-is-better, use 'max'"):
+    with pytest.raises(ValidationError, match=r"triggers.performance: log_loss is lower-is-better, use 'max'"):
         PerformanceTrigger(metric="log_loss", min=0.5)
 
 
 def test_a_whole_config_accepts_a_probability_metric_trigger() -> None:
     trigger = _config("  performance: {metric: roc_auc, min: 0.7}\n").triggers.performance
 
-    assert trigger is not None and trigger.metric == "roc_auc"
+    assert trigger is not None
+    assert trigger.metric == "roc_auc"
 
 
 def test_signal_metrics_extend_the_validation_metrics() -> None:

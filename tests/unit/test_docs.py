@@ -112,7 +112,8 @@ def test_the_reference_marks_required_keys() -> None:
 
     for key in ("model", "problem", "target", "features", "training", "training.estimator"):
         row = re.search(rf"^\| `{re.escape(key)}` \|.*$", page, re.MULTILINE)
-        assert row is not None and "**required**" in row.group(0), key
+        assert row is not None, key
+        assert "**required**" in row.group(0), key
     assert "**required**" not in re.search(r"^\| `training.seed` \|.*$", page, re.MULTILINE).group(0)  # type: ignore[union-attr]
 
 
@@ -138,7 +139,8 @@ def test_check_fails_on_a_stale_page_and_write_fixes_it(tmp_path: Path, capsys: 
 
     # Then the first check fails naming the fix, and the second passes
     assert stale == 1
-    assert "stale" in message and "python -m retrain.docs config --write docs/config.md" in message
+    assert "stale" in message
+    assert "python -m retrain.docs config --write docs/config.md" in message
     assert fresh == 0
     assert page.read_text(encoding="utf-8") == docs.config_reference()
 
@@ -202,7 +204,8 @@ def test_the_picture_names_every_lambda_step_of_the_state_machine() -> None:
         assert store in picture
     published = definition + (ROOT / "src" / "retrain" / "steps" / "approval.py").read_text(encoding="utf-8")
     for event in ("ModelPromoted", "CandidateRejected", "ApprovalRequested", "RunFailed"):
-        assert event in picture and event in published
+        assert event in picture
+        assert event in published
 
 
 def test_the_readme_states_the_alarms_the_template_and_register_create() -> None:
@@ -211,7 +214,8 @@ def test_the_readme_states_the_alarms_the_template_and_register_create() -> None
     ops = re.findall(r'AlarmName: !Sub "\$\{AWS::StackName\}-ops-([a-z-]+)"', template)
 
     assert "two alarms" not in readme
-    assert len(ops) == 5 and "five operations alarms" in readme
+    assert len(ops) == 5
+    assert "five operations alarms" in readme
     assert all(f"`<stack>-ops-{name}`" in readme for name in ops)
     for signal in ("performance", "drift", "flagged", "estimated"):
         assert f"`<stack>-<model>-{signal}`" in readme

@@ -113,7 +113,9 @@ def test_a_partition_sample_is_a_seeded_subset_without_repeats():
     again = sample_partition(frame, 100, seed=7, index=3)
     other = sample_partition(frame, 100, seed=7, index=4)
 
-    assert len(one.rows) == 100 and one.rows["row"].is_unique and one.n_rows == 1000
+    assert len(one.rows) == 100
+    assert one.rows["row"].is_unique
+    assert one.n_rows == 1000
     assert one.rows.equals(again.rows)
     assert not one.rows.equals(other.rows)
     assert len(sample_partition(frame.iloc[:30], 100).rows) == 30
@@ -125,7 +127,9 @@ def test_the_merged_sample_has_min_k_rows_of_the_union_without_repeats_in_any_or
     merged = merge_samples(parts, 50, seed=2)
     shuffled = merge_samples(parts[::-1], 50, seed=2)
 
-    assert len(merged.rows) == 50 and merged.rows["row"].is_unique and merged.n_rows == 500
+    assert len(merged.rows) == 50
+    assert merged.rows["row"].is_unique
+    assert merged.n_rows == 500
     assert merged.rows.equals(shuffled.rows)
     whole = [sample_partition(f, 5000, seed=1, index=i) for i, f in enumerate(_partitions([10, 400, 0, 90]))]
     assert len(merge_samples(whole, 5000, seed=2).rows) == 500

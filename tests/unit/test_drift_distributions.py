@@ -48,7 +48,9 @@ def test_numeric_counts_equal_a_histogram_of_the_raw_columns_on_the_same_edges()
 
     # Then each side's counts are numpy's histogram of its values, tails folded into the end bins
     edges = np.asarray(income["edges"])
-    assert income["kind"] == "numeric" and edges.size == 21 and np.all(np.diff(edges) > 0)
+    assert income["kind"] == "numeric"
+    assert edges.size == 21
+    assert np.all(np.diff(edges) > 0)
     for side, frame in (("reference", reference), ("current", current)):
         values = frame["income"].to_numpy()
         values = np.clip(values[np.isfinite(values)], edges[0], edges[-1])
@@ -121,7 +123,8 @@ def test_a_constant_feature_and_a_missing_column_do_not_break_the_report():
     out = distributions(profile, current, ["c", "gone", "never-profiled"])
 
     assert list(out) == ["c"]
-    assert sum(out["c"]["reference"]) == 100 and sum(out["c"]["current"]) == 30
+    assert sum(out["c"]["reference"]) == 100
+    assert sum(out["c"]["current"]) == 30
 
 
 def test_a_hundred_features_fit_in_a_small_json():

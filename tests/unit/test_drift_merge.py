@@ -86,9 +86,11 @@ def _assert_same(a: WindowProfile, b: WindowProfile) -> None:
             for field in ("values", "lo", "hi"):
                 assert np.array_equal(getattr(x, field), getattr(y, field)), (name, field)
         else:
-            assert isinstance(x, WindowCategorical) and isinstance(y, WindowCategorical)
+            assert isinstance(x, WindowCategorical)
+            assert isinstance(y, WindowCategorical)
             assert list(x.counts.items()) == list(y.counts.items())
-            assert x.first == y.first and x.n_rows == y.n_rows
+            assert x.first == y.first
+            assert x.n_rows == y.n_rows
 
 
 def _reports_equal(raw: dict, got: dict) -> None:
@@ -152,7 +154,8 @@ def test_merged_exact_cdf_is_the_windows_distinct_values_and_counts(windows: tup
     assert column.n_missing == int((~np.isfinite(current["amount"].to_numpy())).sum())
     assert column.mean == pytest.approx(finite.mean(), rel=1e-13)
     assert column.std == pytest.approx(finite.std(), rel=1e-12)
-    assert column.ks_bound == 0.0 and column.wasserstein_bound == 0.0
+    assert column.ks_bound == 0.0
+    assert column.wasserstein_bound == 0.0
 
 
 def test_category_counts_keep_the_windows_first_seen_order(windows: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -270,7 +273,8 @@ def test_ks_and_wasserstein_of_2m_rows_in_100_sketched_partitions_are_within_the
     merged = merge_profiles(profiles, max_points=20_000)
     for name, values in current.items():
         column = merged.columns[name]
-        assert isinstance(column, WindowNumeric) and not column.exact
+        assert isinstance(column, WindowNumeric)
+        assert not column.exact
         assert column.ks_bound <= 2 / points  # a partition's < 1 / points, plus one compression
         # When the window profile is compared with the reference
         statistic, distance = compare_window_ecdf(profile.columns[name], column)  # type: ignore[arg-type]
@@ -360,7 +364,8 @@ def test_empty_and_all_missing_numeric_parts_merge() -> None:
     merged = merge_profiles(parts).columns["x"]
     assert isinstance(merged, WindowNumeric)
     assert (merged.n_rows, merged.n_missing, merged.values.tolist(), merged.lo.tolist()) == (5, 2, [1.0, 3.0], [1, 3])
-    assert merged.exact and merged.std == pytest.approx(math.sqrt(8 / 9))
+    assert merged.exact
+    assert merged.std == pytest.approx(math.sqrt(8 / 9))
 
 
 def test_a_window_profile_must_profile_every_feature_as_its_kind(windows: tuple[pd.DataFrame, pd.DataFrame]) -> None:

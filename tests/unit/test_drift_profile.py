@@ -47,10 +47,14 @@ def test_a_numeric_feature_is_its_exact_cdf_when_it_has_few_distinct_values() ->
     profile = build_profile(pd.DataFrame({"x": values}), numeric=["x"], categorical=[], sample_rows=0)
 
     x = profile.columns["x"]
-    assert isinstance(x, NumericProfile) and x.exact and x.discrete
-    assert x.values.tolist() == [1.0, 2.0, 3.0] and x.le.tolist() == [1, 3, 6]
+    assert isinstance(x, NumericProfile)
+    assert x.exact
+    assert x.discrete
+    assert x.values.tolist() == [1.0, 2.0, 3.0]
+    assert x.le.tolist() == [1, 3, 6]
     assert (x.n_rows, x.n_missing, x.n) == (8, 2, 6)  # NaN and inf are missing
-    assert x.mean == pytest.approx(14 / 6) and x.std == pytest.approx(np.std([3, 1, 2, 2, 3, 3]))
+    assert x.mean == pytest.approx(14 / 6)
+    assert x.std == pytest.approx(np.std([3, 1, 2, 2, 3, 3]))
 
 
 def test_a_numeric_feature_with_many_values_is_a_sketch_of_order_statistics() -> None:
@@ -60,8 +64,12 @@ def test_a_numeric_feature_with_many_values_is_a_sketch_of_order_statistics() ->
     profile = build_profile(pd.DataFrame({"x": values}), numeric=["x"], categorical=[], points=500, sample_rows=0)
 
     x = profile.columns["x"]
-    assert isinstance(x, NumericProfile) and not x.exact and not x.discrete
-    assert 400 <= x.values.size <= 501 and x.values[0] == values.min() and x.values[-1] == values.max()
+    assert isinstance(x, NumericProfile)
+    assert not x.exact
+    assert not x.discrete
+    assert 400 <= x.values.size <= 501
+    assert x.values[0] == values.min()
+    assert x.values[-1] == values.max()
     ordered = np.sort(values)
     assert x.le.tolist() == np.searchsorted(ordered, x.values, side="right").tolist()  # exact counts at its points
 
@@ -83,7 +91,9 @@ def test_a_sketch_steps_at_a_heavily_repeated_value_instead_of_ramping_up_to_it(
     reference = np.concatenate((np.zeros(40_000), rng.exponential(size=60_000), -rng.exponential(size=10_000)))
     sketch = build_profile(pd.DataFrame({"x": reference}), numeric=["x"], categorical=[], points=500, sample_rows=0)
     x = sketch.columns["x"]
-    assert isinstance(x, NumericProfile) and not x.exact and x.lt is not None
+    assert isinstance(x, NumericProfile)
+    assert not x.exact
+    assert x.lt is not None
 
     # Then its CDF just below 0 is the count below 0, not a ramp toward the count at 0 ...
     ordered = np.sort(reference)
@@ -97,7 +107,8 @@ def test_a_sketch_steps_at_a_heavily_repeated_value_instead_of_ramping_up_to_it(
     assert statistic == pytest.approx(scipy.stats.ks_2samp(reference, current).statistic, abs=1 / 500)
     # and the counts below each point survive a round trip
     again = from_bytes(to_bytes(sketch)).columns["x"]
-    assert isinstance(again, NumericProfile) and again.lt is not None
+    assert isinstance(again, NumericProfile)
+    assert again.lt is not None
     np.testing.assert_array_equal(again.lt, x.lt)
 
 
@@ -109,7 +120,8 @@ def test_quantile_bins_of_the_reference_have_exact_counts() -> None:
 
     edges, counts = profile.columns["x"].bins(4)  # type: ignore[union-attr]
 
-    assert edges.tolist() == [5.0, 10.0, 15.0] and counts.tolist() == [50, 50, 50, 50]
+    assert edges.tolist() == [5.0, 10.0, 15.0]
+    assert counts.tolist() == [50, 50, 50, 50]
 
 
 def test_a_constant_column_has_two_bins_around_its_value() -> None:
@@ -117,7 +129,8 @@ def test_a_constant_column_has_two_bins_around_its_value() -> None:
 
     edges, counts = profile.columns["x"].bins(10)  # type: ignore[union-attr]
 
-    assert edges.tolist() == [7.0] and counts.tolist() == [50, 0]
+    assert edges.tolist() == [7.0]
+    assert counts.tolist() == [50, 0]
 
 
 def test_categories_are_counted_as_keys_with_missing_as_a_category() -> None:
@@ -137,7 +150,8 @@ def test_a_categorical_feature_names_its_categories_most_frequent_first_up_to_a_
     c = capped.columns["c"]
     assert isinstance(c, CategoricalProfile)
     assert (c.categories, c.counts.tolist(), c.other_count, c.n_categories) == (["a", "b"], [5, 3], 3, 4)
-    assert not c.complete and full.columns["c"].complete  # type: ignore[union-attr]
+    assert not c.complete
+    assert full.columns["c"].complete
 
 
 def test_the_row_sample_is_seeded_and_encodes_categories_as_the_profile_does() -> None:
@@ -147,7 +161,9 @@ def test_the_row_sample_is_seeded_and_encodes_categories_as_the_profile_does() -
     one = build_profile(frame, numeric=["age"], categorical=["plan"], sample_rows=100, max_categories=2, seed=3)
     two = build_profile(frame, numeric=["age"], categorical=["plan"], sample_rows=100, max_categories=2, seed=3)
 
-    assert one.sample is not None and two.sample is not None and len(one.sample) == 100
+    assert one.sample is not None
+    assert two.sample is not None
+    assert len(one.sample) == 100
     pd.testing.assert_frame_equal(one.sample, two.sample)
     assert set(one.sample["plan"]) <= {"basic", "plus", OTHER}
 
@@ -168,9 +184,9 @@ def test_building_a_profile_names_what_is_wrong() -> None:
         build_profile(frame, numeric=["nope"], categorical=["gone"])
     with pytest.raises(SchemaMismatch, match=r"column 'age' in reference is not numeric \(dtype \w+, e.g. 'old'\)"):
         build_profile(frame, numeric=["age"], categorical=[])
-    with pytest.raises(ValueError, match="^points == 1, must be >= 2.$"):
+    with pytest.raises(ValueError, match=r"^points == 1, must be >= 2.$"):
         build_profile(frame, numeric=["x"], categorical=[], points=1)
-    with pytest.raises(TypeError, match="^sample_rows must be an instance of Integral, not float.$"):
+    with pytest.raises(TypeError, match=r"^sample_rows must be an instance of Integral, not float.$"):
         build_profile(frame, numeric=["x"], categorical=[], sample_rows=1.5)  # type: ignore[arg-type]
 
 
@@ -189,8 +205,10 @@ def test_the_config_sets_how_a_snapshot_is_profiled() -> None:
     profile = reference_profile(config, _frame(np.random.default_rng(4), 500), meta={"snapshot_id": "abc"})
 
     assert sorted(profile.columns) == ["age", "plan"]  # a feature the data lacks is left out
-    assert profile.meta["points"] == 100 and profile.meta["snapshot_id"] == "abc"
-    assert profile.sample is not None and len(profile.sample) == 10
+    assert profile.meta["points"] == 100
+    assert profile.meta["snapshot_id"] == "abc"
+    assert profile.sample is not None
+    assert len(profile.sample) == 10
     assert len(profile.columns["plan"].categories) == 2  # type: ignore[union-attr]
 
 
@@ -209,15 +227,18 @@ def test_a_profile_survives_a_round_trip_through_bytes() -> None:
     assert (again.n_rows, again.schema, again.meta) == (profile.n_rows, profile.schema, profile.meta)
     for name in ("age", "calls", "empty"):
         a, b = profile.columns[name], again.columns[name]
-        assert isinstance(a, NumericProfile) and isinstance(b, NumericProfile)
+        assert isinstance(a, NumericProfile)
+        assert isinstance(b, NumericProfile)
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.le, b.le)
         assert (a.exact, a.n_rows, a.n_missing) == (b.exact, b.n_rows, b.n_missing)
         assert (a.mean, a.std) == pytest.approx((b.mean, b.std), nan_ok=True)
     plan, plan_again = profile.columns["plan"], again.columns["plan"]
-    assert isinstance(plan, CategoricalProfile) and isinstance(plan_again, CategoricalProfile)
+    assert isinstance(plan, CategoricalProfile)
+    assert isinstance(plan_again, CategoricalProfile)
     assert (plan.categories, plan.counts.tolist()) == (plan_again.categories, plan_again.counts.tolist())
-    assert profile.sample is not None and again.sample is not None
+    assert profile.sample is not None
+    assert again.sample is not None
     pd.testing.assert_frame_equal(profile.sample, again.sample, check_dtype=False)
 
 

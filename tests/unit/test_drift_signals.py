@@ -31,7 +31,9 @@ def test_the_domain_classifier_cannot_separate_one_distribution() -> None:
         _correlated(rng, 1500, 0.0), _correlated(rng, 1500, 0.0), numeric=["x", "y", "noise"], categorical=["plan"]
     )
 
-    assert abs(result.auc - 0.5) < 0.05 and not result.drifted and result.reason is None
+    assert abs(result.auc - 0.5) < 0.05
+    assert not result.drifted
+    assert result.reason is None
     assert (result.n_reference, result.n_current, result.folds) == (1500, 1500, 3)
 
 
@@ -46,9 +48,12 @@ def test_a_changed_correlation_is_multivariate_drift_that_univariate_tests_miss(
 
     # Then
     assert min(univariate) > 0.01
-    assert result.drifted and result.auc >= 0.55 and result.p_value < 1e-6
+    assert result.drifted
+    assert result.auc >= 0.55
+    assert result.p_value < 1e-6
     assert {f.feature for f in result.top_features[:2]} == {"x", "y"}
-    assert result.reason is not None and result.reason.startswith("multivariate drift: domain classifier AUC")
+    assert result.reason is not None
+    assert result.reason.startswith("multivariate drift: domain classifier AUC")
 
 
 def test_the_domain_classifier_reads_the_reference_from_a_profiles_row_sample() -> None:
@@ -59,7 +64,8 @@ def test_the_domain_classifier_reads_the_reference_from_a_profiles_row_sample() 
 
     result = domain_classifier(profile, current, numeric=["x", "y", "noise"], categorical=["plan"])
 
-    assert result.n_reference == 1000 and result.drifted
+    assert result.n_reference == 1000
+    assert result.drifted
     assert result.top_features[0].feature == "plan"
 
 
@@ -103,9 +109,14 @@ def test_prediction_drift_of_classes_is_a_categorical_comparison() -> None:
     same = prediction_drift(reference, rng.choice([0, 1], 1000, p=[0.7, 0.3]))
     moved = prediction_drift(reference, pd.Series(rng.choice(["0", "1"], 1000, p=[0.4, 0.6])))
 
-    assert not same.drifted and same.result is not None and same.result.test == "chi2"
-    assert moved.drifted and moved.on == "prediction" and moved.n_current == 1000
-    assert moved.reason is not None and moved.reason.startswith("prediction drift: js ")
+    assert not same.drifted
+    assert same.result is not None
+    assert same.result.test == "chi2"
+    assert moved.drifted
+    assert moved.on == "prediction"
+    assert moved.n_current == 1000
+    assert moved.reason is not None
+    assert moved.reason.startswith("prediction drift: js ")
 
 
 def test_prediction_drift_of_regression_values_or_scores_is_a_numeric_comparison() -> None:
@@ -116,7 +127,8 @@ def test_prediction_drift_of_regression_values_or_scores_is_a_numeric_comparison
 
     result = prediction_drift(reference, rng.beta(5, 2, 500), on="score", method="psi")
 
-    assert result.drifted and result.result is not None
+    assert result.drifted
+    assert result.result is not None
     assert (result.result.method, result.result.test) == ("psi", "ks")
 
 
@@ -125,7 +137,8 @@ def test_too_few_predictions_are_insufficient() -> None:
 
     result = prediction_drift(reference, [1] * 20)
 
-    assert result.insufficient and not result.drifted
+    assert result.insufficient
+    assert not result.drifted
     assert result.reason == "insufficient data: 20 current rows < min_samples 100"
 
 
@@ -139,7 +152,8 @@ def test_the_difference_rate_of_classifiers_is_the_share_of_rows_they_disagree_o
     result = prediction_difference(champion, candidate, problem="classification", max_rate=0.2)
 
     assert (result.rate, result.n, result.n_different) == (0.25, 200, 50)
-    assert result.fired and result.reason == "champion and candidate differ on 25.0% of 200 rows (>= 20.0%)"
+    assert result.fired
+    assert result.reason == "champion and candidate differ on 25.0% of 200 rows (>= 20.0%)"
     assert prediction_difference([1, 0] * 60, ["1", "0"] * 60, problem="classification").rate == 0.0
 
 
@@ -151,7 +165,8 @@ def test_the_difference_rate_of_regressors_allows_a_tolerance() -> None:
     tolerant = prediction_difference(champion, candidate, problem="regression", tolerance=0.5)
 
     assert strict.rate == pytest.approx(3 / 5)  # 10 vs 10.4, 20 vs 21, NaN vs 5
-    assert tolerant.rate == pytest.approx(2 / 5) and tolerant.fired
+    assert tolerant.rate == pytest.approx(2 / 5)
+    assert tolerant.fired
 
 
 def test_the_difference_rate_checks_its_inputs() -> None:
@@ -160,4 +175,6 @@ def test_the_difference_rate_checks_its_inputs() -> None:
     with pytest.raises(ValueError, match=r"^tolerance == -1, must be >= 0.$"):
         prediction_difference([1], [1], problem="regression", tolerance=-1)
     short = prediction_difference([1] * 10, [2] * 10, problem="regression")
-    assert short.insufficient and short.rate is None and not short.fired
+    assert short.insufficient
+    assert short.rate is None
+    assert not short.fired

@@ -54,7 +54,8 @@ def test_a_stack_without_the_fleet_outputs_is_refused_naming_them() -> None:
 def test_the_schedule_starts_the_state_machine_with_the_models_constant_input() -> None:
     request = fleet.schedule_request(STACK, CHURN)
 
-    assert request["Name"] == "churn" and request["GroupName"] == "prod"
+    assert request["Name"] == "churn"
+    assert request["GroupName"] == "prod"
     assert request["ScheduleExpression"] == "rate(1 day)"
     assert request["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert request["State"] == "ENABLED"
@@ -114,7 +115,8 @@ def test_the_default_alarms_are_the_former_stack_alarms() -> None:
 def test_a_disabled_alarm_has_no_request() -> None:
     requests = fleet.alarm_requests(STACK, HOUSES)
 
-    assert requests["flagged"] is None and requests["estimated"] is None
+    assert requests["flagged"] is None
+    assert requests["estimated"] is None
     assert requests["performance"] is not None
     assert (requests["performance"]["MetricName"], requests["performance"]["ComparisonOperator"]) == (
         "rmse",

@@ -198,5 +198,5 @@ def test_permutation_importances_permute_the_grouped_block(high: pd.DataFrame, h
 def test_max_categories_defaults_to_50_and_must_be_at_least_2() -> None:
     assert make_config().training.max_categories == 50
 
-    with pytest.raises(ConfigError, match="training.max_categories: Input should be greater than or equal to 2"):
+    with pytest.raises(ConfigError, match=r"training.max_categories: Input should be greater than or equal to 2"):
         make_config(max_categories=1)

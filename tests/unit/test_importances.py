@@ -50,7 +50,8 @@ def test_importances_rank_the_features_the_model_uses() -> None:
 
     assert list(importances) == ["signal", "noise", "group", "junk"]
     assert importances["signal"] > importances["group"] > 0.02
-    assert abs(importances["noise"]) < 0.01 and abs(importances["junk"]) < 0.01
+    assert abs(importances["noise"]) < 0.01
+    assert abs(importances["junk"]) < 0.01
 
 
 def test_importances_equal_scikit_learns_permutation_of_the_raw_columns_on_average() -> None:
@@ -108,13 +109,18 @@ def test_the_model_profile_holds_importances_and_the_distribution_of_its_outputs
 
     profile = model_profile(config, model, train, holdout)
 
-    assert profile.meta["source"] == "holdout" and profile.meta["rows"] == 300
-    assert profile.meta["importance_scorer"] == "accuracy" and profile.meta["positive_class"] == "1"
+    assert profile.meta["source"] == "holdout"
+    assert profile.meta["rows"] == 300
+    assert profile.meta["importance_scorer"] == "accuracy"
+    assert profile.meta["positive_class"] == "1"
     assert set(profile.meta["importances"]) == {"signal", "noise", "group", "junk"}
     prediction, score = profile.columns["prediction"], profile.columns["score"]
-    assert isinstance(prediction, CategoricalProfile) and prediction.n_rows == 300
+    assert isinstance(prediction, CategoricalProfile)
+    assert prediction.n_rows == 300
     assert sorted(prediction.categories) == ["0", "1"]
-    assert isinstance(score, NumericProfile) and 0.0 <= score.values[0] and score.values[-1] <= 1.0
+    assert isinstance(score, NumericProfile)
+    assert score.values[0] >= 0.0
+    assert score.values[-1] <= 1.0
 
 
 def test_a_small_holdout_profiles_the_whole_snapshot_and_a_regressor_has_no_score() -> None:
@@ -126,5 +132,7 @@ def test_a_small_holdout_profiles_the_whole_snapshot_and_a_regressor_has_no_scor
 
     profile = model_profile(config, model, train, holdout)
 
-    assert profile.meta["source"] == "snapshot" and profile.meta["rows"] == 440
-    assert isinstance(profile.columns["prediction"], NumericProfile) and "score" not in profile.columns
+    assert profile.meta["source"] == "snapshot"
+    assert profile.meta["rows"] == 440
+    assert isinstance(profile.columns["prediction"], NumericProfile)
+    assert "score" not in profile.columns

@@ -216,7 +216,8 @@ def test_without_the_classes_labels_the_champion_did_not_predict_are_scored_not_
 
     # Then the labels may be a class it knows but did not predict: they are scored (as misses)
     assert aligned.values.tolist() == [1, 1]
-    assert aligned.unseen == [1] and aligned.unseen_rows == 2
+    assert aligned.unseen == [1]
+    assert aligned.unseen_rows == 2
 
 
 @pytest.mark.parametrize(
@@ -258,7 +259,9 @@ def test_a_new_class_among_known_labels_is_scored_as_misses_and_reported():
     aligned = align_labels("classification", labels, predictions, classes=[0, 1], column="y")
 
     # Then the new class is reported and each of its rows is a miss (scikit-learn's scores on the raw labels)
-    assert aligned.unseen == [2] and aligned.unseen_rows == 2 and aligned.classes == [0, 1]
+    assert aligned.unseen == [2]
+    assert aligned.unseen_rows == 2
+    assert aligned.classes == [0, 1]
     scores = compute_metrics("classification", aligned.values, predictions)
     assert scores["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
     assert scores["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predictions))
@@ -271,7 +274,8 @@ def test_a_new_text_class_keeps_its_text():
         "classification", pd.Series(["no", "yes", "maybe"]), predictions, classes=["no", "yes"], column="y"
     )
 
-    assert aligned.values.tolist() == ["no", "yes", "maybe"] and aligned.unseen == ["maybe"]
+    assert aligned.values.tolist() == ["no", "yes", "maybe"]
+    assert aligned.unseen == ["maybe"]
 
 
 def test_text_regression_labels_name_the_column_the_step_and_an_example():
@@ -294,4 +298,5 @@ def test_infinite_regression_labels_are_named():
 def test_numeric_text_regression_labels_are_numbers():
     aligned = align_labels("regression", pd.Series(["1.5", "2"], dtype=object), np.array([1.0, 2.0]), column="y")
 
-    assert aligned.values.tolist() == [1.5, 2.0] and aligned.values.dtype == np.float64
+    assert aligned.values.tolist() == [1.5, 2.0]
+    assert aligned.values.dtype == np.float64

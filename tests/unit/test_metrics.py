@@ -32,10 +32,7 @@ def _labels(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _sklearn_classification(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     labels = np.unique(np.concatenate([y_true, y_pred]))
-    if labels.size <= 2:
-        averaging = {"average": "binary", "pos_label": labels[-1]}
-    else:
-        averaging = {"average": "macro"}
+    averaging = {"average": "binary", "pos_label": labels[-1]} if labels.size <= 2 else {"average": "macro"}
     return {
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
@@ -245,7 +242,8 @@ def test_performance_trigger_fires_below_min() -> None:
 
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=0.9)
 
-    assert result.triggered and not result.insufficient
+    assert result.triggered
+    assert not result.insufficient
     assert result.value == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert result.reason == "accuracy 0.71 < 0.8"
     assert (result.direction, result.bound, result.n, result.match_rate) == ("min", 0.8, 200, 0.9)
@@ -258,7 +256,8 @@ def test_performance_trigger_does_not_fire_above_min() -> None:
 
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=1.0)
 
-    assert not result.triggered and not result.insufficient
+    assert not result.triggered
+    assert not result.insufficient
     assert result.reason is None
 
 
@@ -280,7 +279,8 @@ def test_too_few_labels_is_insufficient_and_never_fires() -> None:
 
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=0.1)
 
-    assert result.insufficient and not result.triggered
+    assert result.insufficient
+    assert not result.triggered
     assert result.reason == "insufficient data: 40 labelled rows < min_samples 100"
     assert result.value == pytest.approx(0.5)
 
@@ -290,8 +290,10 @@ def test_no_labels_at_all_is_insufficient_with_no_value() -> None:
 
     result = evaluate_performance(trigger, "classification", np.array([]), np.array([]), match_rate=0.0)
 
-    assert result.insufficient and not result.triggered
-    assert result.value is None and result.metrics == {}
+    assert result.insufficient
+    assert not result.triggered
+    assert result.value is None
+    assert result.metrics == {}
     assert PerformanceResult.model_validate(result.model_dump(mode="json")) == result
 
 
@@ -305,5 +307,5 @@ def test_trigger_metric_must_belong_to_the_problem() -> None:
 def test_match_rate_out_of_range_is_rejected() -> None:
     trigger = PerformanceTrigger(metric="accuracy", min=0.5)
 
-    with pytest.raises(ValueError, match="match_rate == 1.5, must be >= 0 and <= 1."):
+    with pytest.raises(ValueError, match=r"match_rate == 1.5, must be >= 0 and <= 1."):
         evaluate_performance(trigger, "classification", np.array([1]), np.array([1]), match_rate=1.5)

@@ -162,7 +162,8 @@ def test_without_probabilities_the_probability_metrics_are_unavailable_with_the_
 
     assert set(report.unavailable) == {"roc_auc", "log_loss", "brier"}
     assert report.unavailable["roc_auc"] == "the inference log has no class probabilities"
-    assert "accuracy" in report.values and "roc_auc" not in report.values
+    assert "accuracy" in report.values
+    assert "roc_auc" not in report.values
 
 
 def test_a_label_without_a_probability_column_makes_probability_metrics_unavailable() -> None:
@@ -391,7 +392,8 @@ def test_a_trigger_metric_that_is_unavailable_is_insufficient_data_and_never_fir
 
     result = evaluate_performance(trigger, "classification", y, pred, match_rate=1.0)
 
-    assert result.insufficient and not result.triggered
+    assert result.insufficient
+    assert not result.triggered
     assert result.reason == "insufficient data: roc_auc unavailable (the inference log has no class probabilities)"
 
 
@@ -488,8 +490,11 @@ def test_regression_has_no_estimate_and_an_enabled_trigger_reports_why() -> None
 
     result = evaluate_estimated(trigger, "regression", np.ones(200), proba=None, classes=None)
 
-    assert not result.available and not result.triggered and result.insufficient
-    assert result.note is not None and result.note.startswith("regression problems have no label-free estimate")
+    assert not result.available
+    assert not result.triggered
+    assert result.insufficient
+    assert result.note is not None
+    assert result.note.startswith("regression problems have no label-free estimate")
     assert result.reason == f"insufficient data: {result.note}"
 
 
@@ -498,8 +503,11 @@ def test_an_estimate_without_its_trigger_is_reported_but_never_judged() -> None:
 
     result = evaluate_estimated(None, "classification", pred, proba=proba, classes=[0, 1])
 
-    assert result.available and not result.enabled
-    assert not result.triggered and not result.insufficient and result.reason is None
+    assert result.available
+    assert not result.enabled
+    assert not result.triggered
+    assert not result.insufficient
+    assert result.reason is None
     assert set(result.metrics) == set(ESTIMATED_METRICS)
 
 
@@ -509,7 +517,8 @@ def test_the_estimated_trigger_fires_below_its_floor() -> None:
 
     result = evaluate_estimated(trigger, "classification", pred, proba=proba, classes=[0, 1])
 
-    assert result.triggered and not result.insufficient
+    assert result.triggered
+    assert not result.insufficient
     assert result.value == pytest.approx(np.mean(np.where(pred == 1, proba[:, 1], proba[:, 0])))
     assert result.reason == f"estimated accuracy {result.value:.4g} < 0.9"
 
@@ -520,7 +529,8 @@ def test_the_estimated_trigger_needs_min_samples_predictions() -> None:
 
     result = evaluate_estimated(trigger, "classification", pred, proba=proba, classes=[0, 1])
 
-    assert result.insufficient and not result.triggered
+    assert result.insufficient
+    assert not result.triggered
     assert result.reason == "insufficient data: 60 predictions < min_samples 100"
     assert "roc_auc" in result.metrics  # still reported
 
@@ -544,7 +554,8 @@ def test_the_flagged_trigger_fires_above_its_rate_with_enough_flags() -> None:
 
     result = evaluate_flagged(trigger, flags)
 
-    assert result.triggered and not result.insufficient
+    assert result.triggered
+    assert not result.insufficient
     assert (result.count, result.n, result.rate) == (12, 200, 0.06)
     assert result.reason == "flagged rate 0.06 > 0.05 (12 of 200 predictions flagged)"
 
@@ -556,13 +567,16 @@ def test_a_high_rate_with_fewer_flags_than_min_count_does_not_fire() -> None:
 
     result = evaluate_flagged(trigger, flags)
 
-    assert not result.triggered and not result.insufficient and result.reason is None
+    assert not result.triggered
+    assert not result.insufficient
+    assert result.reason is None
 
 
 def test_too_few_predictions_for_the_flagged_rate_is_insufficient() -> None:
     result = evaluate_flagged(FlaggedTrigger(max_rate=0.01), np.ones(40, dtype=bool))
 
-    assert result.insufficient and not result.triggered
+    assert result.insufficient
+    assert not result.triggered
     assert result.reason == "insufficient data: 40 predictions < min_samples 100"
 
 

@@ -351,9 +351,13 @@ def test_a_phase_that_raises_leaves_no_live_line_behind():
     stream = Terminal()
     console = Console(stream, env={})
 
-    with pytest.raises(TimeoutError), Progress(console, tick=3600).phase("running the state machine"):
-        feed(history, console)
-        raise TimeoutError("still RUNNING")
+    def run() -> None:
+        with Progress(console, tick=3600).phase("running the state machine"):
+            feed(history, console)
+            raise TimeoutError("still RUNNING")
+
+    with pytest.raises(TimeoutError):
+        run()
 
     assert stream.getvalue().endswith(")\n")  # the failed phase's line is the last thing drawn
 

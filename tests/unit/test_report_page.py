@@ -151,7 +151,7 @@ def test_a_signal_without_enough_data_is_marked_insufficient() -> None:
 
 
 def test_an_empty_report_still_renders() -> None:
-    page, parsed = _page({})
+    _, parsed = _page({})
 
     assert parsed.errors == []
     assert "Retraining run" in parsed.text
@@ -241,7 +241,7 @@ def test_a_feature_row_shows_the_tests_numbers_as_the_report_has_them() -> None:
 
     _, parsed = _page(report)
 
-    name, kind, test, statistic, p_adj, effect, missing, verdict, dist = parsed.row("features", "tenure_months")
+    _name, kind, test, statistic, p_adj, effect, missing, verdict, dist = parsed.row("features", "tenure_months")
     assert (kind, test, statistic, p_adj) == ("numeric", "ks", "0.434", "1.95e-320")
     assert effect == f"wasserstein {feature['effect']:.4g} / 0.1"
     assert missing == "0% \u2192 12%"
@@ -267,7 +267,8 @@ def test_numeric_distributions_are_two_paths_and_categorical_ones_two_series_of_
     assert len(svgs) == 3
     for svg in svgs:
         assert svg.count("<path ") == 2
-        assert 'class="ref' in svg and 'class="cur' in svg
+        assert 'class="ref' in svg
+        assert 'class="cur' in svg
 
 
 def test_schema_drift_and_omitted_features_are_mentioned() -> None:
@@ -317,7 +318,10 @@ def test_a_signal_chart_puts_its_dot_whiskers_and_threshold_in_order() -> None:
     dot = re.search(r'<circle cx="([\d.]+)"', svg.group(0))
     bound = re.search(r'<line x1="([\d.]+)" y1="1"', svg.group(0))
     ends = re.search(r'<path d="M([\d.]+) 12H([\d.]+)', svg.group(0))
-    assert whisker and dot and bound and ends
+    assert whisker
+    assert dot
+    assert bound
+    assert ends
     low, high, x, threshold = float(ends[1]), float(ends[2]), float(dot[1]), float(bound[1])
     assert low < x < high < threshold
     # and the title says it in words
@@ -371,7 +375,7 @@ def test_the_champions_own_window_metrics_are_shown_with_their_intervals_and_the
 def test_lineage_lists_snapshot_candidate_execution_and_report_uris() -> None:
     report = real_promoted()
 
-    page, parsed = _page(report)
+    _, parsed = _page(report)
 
     for value in (
         report["snapshot"]["id"],

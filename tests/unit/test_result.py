@@ -202,7 +202,7 @@ def promoted() -> dict[str, Any]:
 
 
 def test_promoted_result_has_every_contract_key(promoted: dict[str, Any]) -> None:
-    assert CONTRACT_KEYS <= set(promoted)
+    assert set(promoted) >= CONTRACT_KEYS
 
 
 def test_promoted_result_head(promoted: dict[str, Any]) -> None:
@@ -372,7 +372,7 @@ def test_failed_execution_reports_the_lambda_error() -> None:
     assert result["champion_version"] == 2
     assert result["champion"] == {"version": 2, "metrics": None}
     assert result["candidate"] is None
-    assert CONTRACT_KEYS <= set(result)
+    assert set(result) >= CONTRACT_KEYS
 
 
 def test_run_whose_lock_could_not_be_released_fails_saying_so_and_what_it_reached() -> None:

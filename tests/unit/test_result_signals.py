@@ -122,7 +122,8 @@ def test_checks_metrics_verdict_is_the_performance_signal_own() -> None:
 
     assert metrics["triggered"] is False
     assert metrics["reason"] is None
-    assert metrics["enabled"] is True and metrics["insufficient"] is False
+    assert metrics["enabled"] is True
+    assert metrics["insufficient"] is False
 
 
 def test_checks_flagged_is_the_flagged_signal() -> None:
@@ -145,4 +146,5 @@ def test_a_metric_check_output_of_the_earlier_shape_still_reads() -> None:
     assert checks["metrics"]["triggered"] is True
     assert checks["metrics"]["reason"] == METRIC_CHECK["reason"]
     assert checks["metrics"]["ci"] == {}
-    assert "flagged" not in checks and "estimated" not in checks
+    assert "flagged" not in checks
+    assert "estimated" not in checks

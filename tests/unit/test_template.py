@@ -336,7 +336,7 @@ def test_parameter_override_replaces_the_default() -> None:
 
 
 def test_unknown_parameter_override_is_an_error_naming_it() -> None:
-    with pytest.raises(TemplateError, match="unknown template parameter.*ModelNam\\b"):
+    with pytest.raises(TemplateError, match=r"unknown template parameter.*ModelNam\\b"):
         parameter_defaults(PARAMETERS, {"ModelNam": "x"})
 
 

@@ -526,7 +526,8 @@ def _training_role_grants(template: dict[str, Any], image: str = "") -> set[tupl
     found = set()
     for policy in props["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow" and not {"NotAction", "NotResource"} & set(statement)
+            assert statement["Effect"] == "Allow"
+            assert not {"NotAction", "NotResource"} & set(statement)
             for action in _as_list(statement["Action"]):
                 for resource in _as_list(statement["Resource"]):
                     found.add((action, resource, json.dumps(statement.get("Condition"), sort_keys=True)))

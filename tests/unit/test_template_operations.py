@@ -77,7 +77,8 @@ def test_only_this_accounts_rules_and_schedules_may_send_to_the_queue(template):
     assert policy["Properties"]["Queues"] == [{"Ref": QUEUE}]
     assert set(by_service) == {"events.amazonaws.com", "scheduler.amazonaws.com"}
     for statement in statements:
-        assert statement["Effect"] == "Allow" and statement["Action"] == "sqs:SendMessage"
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sqs:SendMessage"
         assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     rules = by_service["events.amazonaws.com"]["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert rules == [{"Fn::GetAtt": [f"RetrainingStateMachine{e}", "Arn"]} for e in _rule_events(template)]
@@ -93,7 +94,8 @@ def test_an_ops_alarm_watches_the_queue_depth(template):
     (alarm,) = alarms
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [QUEUE, "QueueName"]}}]
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
     assert alarm["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-ops-undelivered-triggers"}
 
 
@@ -118,7 +120,8 @@ def test_history_buckets_are_retained_versioned_and_expire_only_old_versions(tem
     resource = template["Resources"][bucket]
     rules = resource["Properties"]["LifecycleConfiguration"]["Rules"]
 
-    assert resource.get("DeletionPolicy") == "Retain" and resource.get("UpdateReplacePolicy") == "Retain"
+    assert resource.get("DeletionPolicy") == "Retain"
+    assert resource.get("UpdateReplacePolicy") == "Retain"
     assert resource["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     expiring = [r for r in rules if r["Status"] == "Enabled" and "NoncurrentVersionExpiration" in r]
     assert [r["NoncurrentVersionExpiration"] for r in expiring] == [

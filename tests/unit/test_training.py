@@ -201,10 +201,14 @@ def test_feature_frame_selects_features_in_config_order_and_types_them() -> None
 
     # Then
     assert list(out.columns) == ["tenure", "usage", "plan"]
-    assert out["tenure"].dtype == np.float64 and np.isnan(out.loc[1, "tenure"])
-    assert out["usage"].tolist()[:2] == [1.5, 2.0] and np.isnan(out.loc[2, "usage"])
+    assert out["tenure"].dtype == np.float64
+    assert np.isnan(out.loc[1, "tenure"])
+    assert out["usage"].tolist()[:2] == [1.5, 2.0]
+    assert np.isnan(out.loc[2, "usage"])
     assert out["plan"].dtype == object
-    assert out.loc[0, "plan"] == "1" and out.loc[2, "plan"] == "2.5" and pd.isna(out.loc[1, "plan"])
+    assert out.loc[0, "plan"] == "1"
+    assert out.loc[2, "plan"] == "2.5"
+    assert pd.isna(out.loc[1, "plan"])
 
 
 # --- fit ----------------------------------------------------------------------------------------
@@ -215,7 +219,7 @@ def test_too_few_labelled_rows_is_insufficient_data(frame: pd.DataFrame) -> None
     few = frame.head(120).copy()
     few.loc[few.index[:30], "churned"] = np.nan
 
-    with pytest.raises(InsufficientData, match="90 rows with a target, fewer than training.min_rows == 100"):
+    with pytest.raises(InsufficientData, match=r"90 rows with a target, fewer than training.min_rows == 100"):
         training.fit(make_config(), few)
 
 

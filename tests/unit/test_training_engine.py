@@ -108,7 +108,7 @@ def test_a_bad_sagemaker_block_is_refused_naming_the_key(block: str, message: st
 
 
 def test_an_unknown_engine_is_refused() -> None:
-    with pytest.raises(ConfigError, match="training.engine"):
+    with pytest.raises(ConfigError, match=r"training.engine"):
         _config("  engine: batch\n")
 
 
@@ -133,7 +133,8 @@ def test_the_job_name_is_the_stack_the_model_and_a_hash_of_the_execution() -> No
         "retrain", "churn", "arn:aws:states:us-east-1:1:execution:sm:run-1", "2026-12-01T10:00:00Z"
     )
 
-    assert name.startswith("retrain-churn-") and len(name) == len("retrain-churn-") + 12
+    assert name.startswith("retrain-churn-")
+    assert len(name) == len("retrain-churn-") + 12
     assert training_job.JOB_NAME_PATTERN.match(name)
 
 
@@ -266,7 +267,8 @@ def test_the_requirements_pin_the_versions_this_process_has(sourcedir: bytes) ->
     assert {"numpy", "pandas", "scipy", "scikit-learn", "skops", "pydantic", "PyYAML"} <= set(pins)
     for name, version in pins.items():
         assert metadata.version(name) == version, name
-    assert "boto3" not in pins and "aws-lambda-powertools" not in pins
+    assert "boto3" not in pins
+    assert "aws-lambda-powertools" not in pins
 
 
 def test_the_source_dir_is_byte_for_byte_reproducible(sourcedir: bytes) -> None:

@@ -108,8 +108,10 @@ def test_worse_candidate_is_rejected(problem, good, worse, metric, good_value, w
     vs = gate(result, "vs champion")
     assert not vs.passed
     assert vs.value == pytest.approx(worse_value - good_value)
-    assert vs.low is not None and vs.high is not None
-    assert vs.info["candidate"] == pytest.approx(worse_value) and vs.info["champion"] == pytest.approx(good_value)
+    assert vs.low is not None
+    assert vs.high is not None
+    assert vs.info["candidate"] == pytest.approx(worse_value)
+    assert vs.info["champion"] == pytest.approx(good_value)
     interval = f"[{vs.low:+.4f}, {vs.high:+.4f}]"
     assert result.reasons == [
         f"vs champion: {metric} {worse_value:.4f} vs {good_value:.4f}: {worse_value - good_value:+.4f} {interval} "
@@ -121,12 +123,14 @@ def test_worse_candidate_is_rejected(problem, good, worse, metric, good_value, w
 def test_clearly_better_candidate_is_accepted(problem, good, worse, metric, good_value, worse_value) -> None:
     result = validate(make_config(problem), holdout(problem), candidate_pred=good, champion_pred=worse)
 
-    assert result.passed and result.reasons == []
+    assert result.passed
+    assert result.reasons == []
     assert result.metric == metric
     assert result.candidate_metrics[metric] == pytest.approx(good_value)
     assert result.champion_metrics is not None
     assert result.champion_metrics[metric] == pytest.approx(worse_value)
-    assert result.comparison is not None and result.comparison.resamples == 1000
+    assert result.comparison is not None
+    assert result.comparison.resamples == 1000
     assert result.comparison.confidence == 0.95
 
 
@@ -160,7 +164,9 @@ def test_non_significant_improvement_is_rejected_under_better(delta: float, verd
 
     vs = gate(result, "vs champion")
     assert vs.value == pytest.approx(0.01)
-    assert vs.low is not None and vs.high is not None and vs.low < 0 < vs.high
+    assert vs.low is not None
+    assert vs.high is not None
+    assert vs.low < 0 < vs.high
     assert not result.passed
     assert result.reasons == [
         f"vs champion: accuracy 0.8100 vs 0.8000: +0.0100 [{vs.low:+.4f}, {vs.high:+.4f}] {verdict}"
@@ -171,9 +177,11 @@ def test_the_same_non_significant_improvement_is_accepted_as_not_worse_within_de
     result = validate(make_config(mode="not_worse", delta=0.1), holdout(), NOISY_CANDIDATE, NOISY_CHAMPION)
 
     vs = gate(result, "vs champion")
-    assert vs.low is not None and -0.1 < vs.low < 0
+    assert vs.low is not None
+    assert -0.1 < vs.low < 0
     assert result.passed
-    assert vs.detail is not None and vs.detail.endswith("not worse by more than 0.1000")
+    assert vs.detail is not None
+    assert vs.detail.endswith("not worse by more than 0.1000")
 
 
 def test_not_worse_without_delta_needs_the_interval_above_zero() -> None:
@@ -188,9 +196,11 @@ def test_significant_improvement_passes_better_by_delta() -> None:
     result = validate(make_config(mode="better", delta=0.05), holdout(), wrong_on(range(5)), wrong_on(range(30)))
 
     vs = gate(result, "vs champion")
-    assert vs.low is not None and vs.low > 0.05
+    assert vs.low is not None
+    assert vs.low > 0.05
     assert result.passed
-    assert vs.detail is not None and vs.detail.endswith("better by more than 0.0500")
+    assert vs.detail is not None
+    assert vs.detail.endswith("better by more than 0.0500")
 
 
 @pytest.mark.parametrize(
@@ -229,7 +239,8 @@ def test_regression_lower_rmse_is_better(mode, candidate, champion, delta, passe
     vs = gate(result, "vs champion")
     assert vs.passed is passed
     assert vs.value == pytest.approx(candidate - champion)
-    assert vs.low == pytest.approx(candidate - champion) and vs.high == pytest.approx(candidate - champion)
+    assert vs.low == pytest.approx(candidate - champion)
+    assert vs.high == pytest.approx(candidate - champion)
 
 
 def test_the_comparison_uses_the_configured_resamples_confidence_and_seed() -> None:
@@ -247,7 +258,8 @@ def test_the_comparison_uses_the_configured_resamples_confidence_and_seed() -> N
         "resamples": 200,
         "n": N,
     }
-    assert result.comparison is not None and result.comparison.resamples == 200
+    assert result.comparison is not None
+    assert result.comparison.resamples == 200
 
 
 # --- slices -------------------------------------------------------------------------------------
@@ -271,7 +283,8 @@ def test_a_regression_in_one_slice_is_rejected() -> None:
     assert gate(result, "vs champion").passed
     plan = gate(result, "slice plan")
     assert not plan.passed
-    assert plan.value == pytest.approx(0.1) and plan.limit == 0.05
+    assert plan.value == pytest.approx(0.1)
+    assert plan.limit == 0.05
     assert not result.passed
     assert result.reasons == [
         "slice plan: plan=b (n=30): accuracy 0.9000 vs 1.0000, drop 0.1000 > 0.0500; skipped below 20 rows: c (n=10)"
@@ -322,7 +335,8 @@ def test_rmse_slices_drop_when_the_error_rises() -> None:
     result = validate(make_config("regression", slices=slices), df, candidate, with_rmse(1.0))
 
     plan = gate(result, "slice plan")
-    assert not plan.passed and plan.value == pytest.approx(0.5)
+    assert not plan.passed
+    assert plan.value == pytest.approx(0.5)
 
 
 def test_a_slice_column_missing_from_the_holdout_is_a_schema_mismatch() -> None:
@@ -354,7 +368,9 @@ def test_a_first_model_faces_only_sanity_absolute_and_budget_gates() -> None:
 
     assert [g.name for g in result.gates] == ["prediction sanity", "min accuracy", "latency p95", "artifact size"]
     assert result.passed
-    assert result.comparison is None and result.slices == [] and result.prediction_difference is None
+    assert result.comparison is None
+    assert result.slices == []
+    assert result.prediction_difference is None
 
 
 # --- prediction difference ------------------------------------------------------------------------
@@ -389,8 +405,10 @@ def test_prediction_difference_above_its_ceiling_is_rejected(ceiling: float, pas
     result = validate(config, holdout(), with_accuracy(0.8), with_accuracy(0.8), recent=RECENT)
 
     difference = gate(result, "prediction difference")
-    assert difference.passed is passed and result.passed is passed
-    assert difference.value == pytest.approx(0.3) and difference.limit == ceiling
+    assert difference.passed is passed
+    assert result.passed is passed
+    assert difference.value == pytest.approx(0.3)
+    assert difference.limit == ceiling
     assert difference.info == {"n": 10}
     op = "<=" if passed else ">"
     assert difference.detail == f"30.00% of 10 recent inputs predicted differently ({op} {ceiling:.2%})"
@@ -400,7 +418,8 @@ def test_prediction_difference_is_reported_without_a_ceiling() -> None:
     result = validate(make_config(), holdout(), with_accuracy(0.8), with_accuracy(0.8), recent=RECENT)
 
     assert "prediction difference" not in [g.name for g in result.gates]
-    assert result.prediction_difference == pytest.approx(0.3) and result.n_recent == 10
+    assert result.prediction_difference == pytest.approx(0.3)
+    assert result.n_recent == 10
 
 
 def test_without_recent_inputs_the_ceiling_is_skipped_and_said() -> None:
@@ -410,7 +429,8 @@ def test_without_recent_inputs_the_ceiling_is_skipped_and_said() -> None:
     result = validate(config, holdout(), with_accuracy(0.8), with_accuracy(0.8), recent=empty)
 
     difference = gate(result, "prediction difference")
-    assert difference.passed and difference.value is None
+    assert difference.passed
+    assert difference.value is None
     assert difference.detail == "no recent inputs in the monitoring window: not measured"
 
 
@@ -454,7 +474,8 @@ def test_artifact_over_its_size_budget_is_rejected(size: int, passed: bool) -> N
 def test_an_unmeasured_budget_fails(budget: str) -> None:
     result = validate(make_config(**{budget: 10}), holdout(), with_accuracy(0.8), None)
 
-    assert not result.passed and result.reasons[0].endswith(": not measured")
+    assert not result.passed
+    assert result.reasons[0].endswith(": not measured")
 
 
 def test_measurements_without_budgets_are_reported_but_not_gated() -> None:
@@ -463,7 +484,8 @@ def test_measurements_without_budgets_are_reported_but_not_gated() -> None:
     result = validate(make_config(), holdout(), with_accuracy(0.8), None, latency=latency, artifact_bytes=123)
 
     assert [g.name for g in result.gates] == ["prediction sanity"]
-    assert result.latency == latency and result.artifact_bytes == 123
+    assert result.latency == latency
+    assert result.artifact_bytes == 123
 
 
 class _Clock:
@@ -495,10 +517,13 @@ def test_latency_is_the_p95_of_timed_single_row_calls_after_the_warm_up() -> Non
     latency = measure_latency(model, features, calls=100, warmup=3, clock=_Clock([i / 1000 for i in range(1, 101)]))
 
     # Then the p95 is the linear-interpolation percentile: 95 + 0.05 * (96 - 95)
-    assert latency.p95_ms == pytest.approx(95.05) and latency.p50_ms == pytest.approx(50.5)
+    assert latency.p95_ms == pytest.approx(95.05)
+    assert latency.p50_ms == pytest.approx(50.5)
     assert latency.calls == 100
-    assert len(model.calls) == 103 and all(len(X) == 1 for X in model.calls)
-    assert model.calls[3].index[0] == 0 and model.calls[-1].index[0] == 249  # spread over the holdout
+    assert len(model.calls) == 103
+    assert all(len(X) == 1 for X in model.calls)
+    assert model.calls[3].index[0] == 0
+    assert model.calls[-1].index[0] == 249
 
 
 def test_latency_of_an_empty_holdout_is_insufficient_data() -> None:
@@ -584,7 +609,7 @@ def test_config_errors_name_the_field(validation: dict[str, Any], field: str) ->
 
 
 def test_duplicate_slice_columns_are_named() -> None:
-    with pytest.raises(ConfigError, match="validation.slices.columns: listed more than once: plan"):
+    with pytest.raises(ConfigError, match=r"validation.slices.columns: listed more than once: plan"):
         make_config(slices={"columns": ["plan", "plan"], "max_drop": 0.1})
 
 
@@ -675,7 +700,8 @@ def test_insane_predictions_fail_the_first_gate(problem: str, pred: np.ndarray, 
 
     assert not result.passed
     sanity = result.gates[0]
-    assert sanity.name == "prediction sanity" and not sanity.passed
+    assert sanity.name == "prediction sanity"
+    assert not sanity.passed
     assert detail in (sanity.detail or "")
     assert result.reasons[0].startswith("prediction sanity: ")
     assert result.candidate_metrics == {}
@@ -780,5 +806,5 @@ def test_a_primary_metric_that_needs_probabilities_is_a_config_error_naming_the_
     config = make_config()
     config = config.model_copy(update={"validation": config.validation.model_copy(update={"metric": "roc_auc"})})
 
-    with pytest.raises(ConfigError, match="validation.metric: the primary metric 'roc_auc' cannot be computed"):
+    with pytest.raises(ConfigError, match=r"validation.metric: the primary metric 'roc_auc' cannot be computed"):
         validate(config, holdout(), with_accuracy(0.8), with_accuracy(0.8))

@@ -84,7 +84,7 @@ def _map_run(self: Any, env: Any, eval_input: Any) -> None:
 def install() -> None:
     """Patch moto's ``ResultWriter`` and distributed map runs (idempotent)."""
     global _ORIGINAL_WRITER, _ORIGINAL_MAP_RUN
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
         DistributedIterationComponent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
@@ -102,7 +102,7 @@ def install() -> None:
 def uninstall() -> None:
     """Undo :func:`install`."""
     global _ORIGINAL_WRITER, _ORIGINAL_MAP_RUN
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
         DistributedIterationComponent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (

@@ -118,7 +118,8 @@ class InProcessFunction:
                 raise FileNotFoundError(f"handler file {path} of function {self.name} does not exist")
             unique = f"_retrain_fn_{self.name.replace('-', '_')}_{module_name.replace('.', '_')}"
             spec = importlib.util.spec_from_file_location(unique, path)
-            assert spec and spec.loader
+            assert spec
+            assert spec.loader
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             self.module = module
@@ -143,7 +144,7 @@ class FakeContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-class FrozenInvocation(BaseException):  # noqa: N818 - named for what happened, as AWS's sandbox is
+class FrozenInvocation(BaseException):
     """Raised in the thread of an invocation that timed out: its sandbox is stopped (see the module docstring)."""
 
 
@@ -183,7 +184,7 @@ class _Invocation:
             finally:
                 with self.lock:
                     self.running = False
-        except BaseException as exc:  # noqa: BLE001 - the invoking thread decides what it means
+        except BaseException as exc:
             outcome = (False, exc)
         with self.lock:
             if not self.expired:
@@ -402,7 +403,7 @@ def _call_with_deadline(
         return _error_payload(value), True, ""
     try:
         return json.dumps(value), False, ""
-    except Exception as exc:  # noqa: BLE001 - a result that is not JSON is the handler's error too
+    except Exception as exc:
         return _error_payload(exc), True, ""
 
 
@@ -411,10 +412,9 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
     if isinstance(event, bytes):
         event = json.loads(event or b"{}")
     elif isinstance(event, str):
-        try:
+        # moto may have decoded the payload already: then it was a JSON string, which the handler receives as is
+        with contextlib.suppress(json.JSONDecodeError):
             event = json.loads(event or "{}")
-        except json.JSONDecodeError:
-            pass  # moto already decoded the payload: it was a JSON string, which the handler receives as is
     buffer = _Output()
     # A handler invoking a function (none does) runs on a worker thread while its invoker holds the lock.
     lock = contextlib.nullcontext() if _current_invocation() is not None else _LOCK
@@ -426,7 +426,7 @@ def invoke(function: InProcessFunction, event: Any) -> tuple[str, bool, str]:
         apply_powertools_environment()
         try:
             handler = function.load()  # the cold start: not counted in the timeout, as Lambda's Init phase
-        except Exception as exc:  # noqa: BLE001 - every handler error becomes Lambda's error payload
+        except Exception as exc:
             payload, errored, tail = _error_payload(exc), True, ""
         else:
             payload, errored, tail = _call_with_deadline(function, handler, event, buffer)

@@ -84,8 +84,20 @@ def lambda_runtime_dir() -> Path:
     if not stamp.exists():
         RUNTIME_DIR.mkdir(exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--upgrade"]
-            + ["--target", str(RUNTIME_DIR), f"boto3=={pinned('boto3')}", "-c", str(LOCK)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "--target",
+                str(RUNTIME_DIR),
+                f"boto3=={pinned('boto3')}",
+                "-c",
+                str(LOCK),
+            ],
             check=True,
         )
         stamp.touch()

@@ -76,7 +76,7 @@ def load_template(path: str | Path) -> dict[str, Any]:
 
 def loads_template(text: str, *, source: str = "template") -> dict[str, Any]:
     """Parse a CloudFormation template's text (YAML with short tags, or JSON)."""
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+    data = yaml.load(text, Loader=_Loader)
     if not isinstance(data, dict) or "Resources" not in data:
         raise TemplateError(f"{source}: not a CloudFormation template (no Resources)")
     return data

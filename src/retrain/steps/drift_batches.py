@@ -210,7 +210,8 @@ def merged(
         profile = merge_profiles([*([profile] if profile else []), *parts])
         sample = merge_samples([*([sample] if sample else []), *rows], k, seed=seed)
         del parts, rows
-    assert profile is not None and sample is not None  # the manifest has at least one batch
+    assert profile is not None
+    assert sample is not None
     logger.info("merged %d batch profiles: %d rows, sample of %d", len(receipts), profile.n_rows, len(sample.rows))
     return profile, sample.rows
 
