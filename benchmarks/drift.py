@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import machine
 
 from retrain.drift import build_profile, detect_drift, from_bytes, to_bytes
 
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-scipy", action="store_true", help="skip the (slow) per-column scipy loop")
     args = parser.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, {os.cpu_count()} cpus")
+    print(machine())
     against_scipy(args)
     against_evidently(args)
     print(f"\ncommand: {sys.executable} {' '.join(sys.argv)}")
@@ -220,7 +220,7 @@ def against_scipy(args: argparse.Namespace) -> None:
     print(f"  profile of the reference (once per snapshot): {build_s:6.2f} s, {len(blob) / 2**20:.1f} MiB stored")
     print(f"  ours, as the drift Lambda runs (load profile + check): {load_s + check_s:6.2f} s")
     print(f"  ours, cold (profile + check):                        {build_s + check_s:6.2f} s")
-    print(f"  drifted features: {report.n_drifted} of {report.n_features}, data set drifted: {report.drifted}")
+    print(f"  drifted features: {report.n_drifted} of {report.n_features}, data set drifted: {report.fired}")
     print(
         f"  peak memory, cold: {peak:,.0f} MiB RSS (process, {before:,.0f} MiB before) for {input_mb:,.0f} MiB of "
         f"input = {peak / input_mb:.2f}x; the run's own allocations peaked at {cold_traced:,.0f} MiB = "
@@ -237,7 +237,7 @@ def against_scipy(args: argparse.Namespace) -> None:
             f"  speed-up: {scipy_s / (load_s + check_s):.1f}x as the Lambda runs, "
             f"{scipy_s / (build_s + check_s):.1f}x cold (goal >= 5x)"
         )
-        agree = sum(bool(theirs[n]["drifted"]) == report.features[n].drifted for n in theirs)
+        agree = sum(bool(theirs[n]["drifted"]) == report.features[n].fired for n in theirs)
         continuous = [n for n, f in report.features.items() if f.test == "ks"]
         d_ks = max(abs(report.features[n].statistic - theirs[n]["statistic"]) for n in continuous)
         d_w = max(abs(report.features[n].effect - theirs[n]["effect"]) for n in continuous)
@@ -258,7 +258,7 @@ def against_evidently(args: argparse.Namespace) -> None:
     stored = from_bytes(to_bytes(build_profile(reference, **columns, sample_rows=0)))
     warm_s, _ = median_seconds(lambda: detect_drift(stored, current, **columns), args.repeats)
     print(f"  ours, cold (profile + check): {cold_s:.3f} s; with a stored profile: {warm_s:.3f} s")
-    print(f"  ours: drifted {sorted(n for n, f in report.features.items() if f.drifted)}")
+    print(f"  ours: drifted {sorted(n for n, f in report.features.items() if f.fired)}")
     peer = evidently(reference, current, columns, repeats=max(1, min(args.repeats, 2)))
     if isinstance(peer, str):
         print(f"  evidently: {peer}")

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
 import time
 import tracemalloc
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import machine
 
 from retrain.drift import build_profile, detect_drift, merge_profiles, profile_partition
+from retrain.drift.comparison import compare_window_ecdf
 from retrain.drift.merge import WindowNumeric
-from retrain.drift.univariate import compare_window_ecdf
 
 
 def make_window(rows: int, seed: int, drifted: bool) -> pd.DataFrame:
@@ -68,9 +67,7 @@ def main() -> None:
 
     print(
         f"rows {args.rows:,}, partitions {args.partitions}, reference rows {args.reference_rows:,}, "
-        f"points {args.points:,}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-        f"CPUs {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), numpy {np.__version__}, "
-        f"pandas {pd.__version__}, {platform.python_implementation()} {platform.python_version()}"
+        f"points {args.points:,}; {machine()}"
     )
     reference = make_window(args.reference_rows, args.seed, drifted=False)
     profile = build_profile(reference, numeric=NUMERIC, categorical=CATEGORICAL, points=args.points, sample_rows=0)
@@ -116,8 +113,8 @@ def main() -> None:
     )
 
     # 4. agreement
-    same = {n for n, f in single.features.items() if f.drifted} == {n for n, f in judged.features.items() if f.drifted}
-    print(f"\nverdicts agree: {same} (data set drifted: single {single.drifted}, partitioned {judged.drifted})")
+    same = {n for n, f in single.features.items() if f.fired} == {n for n, f in judged.features.items() if f.fired}
+    print(f"\nverdicts agree: {same} (data set drifted: single {single.fired}, partitioned {judged.fired})")
     print(
         f"{'feature':12} {'drifted':>9} {'stat single':>12} {'stat merged':>12} "
         f"{'effect single':>14} {'effect merged':>14} {'exact':>6}"
@@ -127,7 +124,7 @@ def main() -> None:
         column = merged.columns[name]
         exact = (isinstance(column, WindowNumeric) and column.exact) or not isinstance(column, WindowNumeric)
         print(
-            f"{name:12} {f.drifted!s:>4}/{g.drifted!s:<4} {f.statistic:12.6f} {g.statistic:12.6f} "
+            f"{name:12} {f.fired!s:>4}/{g.fired!s:<4} {f.statistic:12.6f} {g.statistic:12.6f} "
             f"{f.effect:14.6f} {g.effect:14.6f} {exact!s:>6}"
         )
     print("\nmerged profile vs exact statistics on the raw data (scipy; the reference profile's own sketch included)")

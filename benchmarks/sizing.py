@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from _common import machine
 
 NUMERIC = [f"n{i:03d}" for i in range(100)]
 CATEGORICAL = [f"c{i:02d}" for i in range(10)]
@@ -225,11 +225,7 @@ def main() -> None:
     parser.add_argument("--instance", default="ml.m5.xlarge")
     parser.add_argument("--instance-price", type=float, default=0.23)
     args = parser.parse_args()
-    print(
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, CPUs {os.cpu_count()}, "
-        f"load {os.getloadavg()[0]:.2f}, numpy {np.__version__}, pandas {pd.__version__}, "
-        f"{platform.python_implementation()} {platform.python_version()}"
-    )
+    print(machine())
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import tarfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain import aws, registry, training
+from retrain import aws, fitting, registry, training
 from retrain.config import ModelConfig
 from retrain.contracts import Candidate
 from retrain.data import inference_prefix, labels_prefix
@@ -86,7 +88,7 @@ def load_handler(step: str) -> Callable[[dict[str, Any], Any], Any]:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.lambda_handler  # type: ignore[no-any-return]
+    return module.lambda_handler
 
 
 def call(cloud: LocalCloud, step: str, event: Any) -> Any:
@@ -163,6 +165,27 @@ def load_model(uri: str, sha256: str) -> Any:
     """A registered model artifact, checked against its sha256."""
     bucket, key = aws.split_uri(uri)
     return training.loads(aws.get_bytes(bucket, key), expected_sha256=sha256)
+
+
+def job_files(fitted: fitting.Fitted, **replace: bytes) -> dict[str, bytes]:
+    """What a training job writes to its model directory for ``fitted``; ``replace`` swaps or adds files."""
+    files = {
+        "model.skops": fitted.artifact,
+        "model-profile.npz": fitted.profile,
+        "training.json": fitting.summary_bytes(fitted),
+    }
+    return {**files, **replace}
+
+
+def tarball(files: dict[str, bytes]) -> bytes:
+    """``files`` (name -> bytes) as a gzipped tar, the way SageMaker packs a job's ``model.tar.gz``."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
 
 
 @dataclass

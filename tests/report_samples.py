@@ -5,7 +5,11 @@ demo's churn data (reference ``generate_churn(3000, seed=21)``, window
 ``generate_churn(1500, seed=22, drift=True)``) with every signal enabled
 (multivariate, prediction, prediction_difference, estimated, flagged), its
 ``distributions`` computed by :func:`retrain.drift.distributions.distributions`
-from the same data, ``report`` URIs and ``finished_at`` added.
+from the same data, ``report`` URIs and ``finished_at`` added. It was written before the signal
+results' fields were named ``fired`` and ``threshold`` (it says ``drifted``,
+``triggered``, ``bound`` and ``limit``), as reports already stored in S3 do: it
+is kept as it was, so the page is tested on such a report
+(:func:`retrain.result.upgrade`).
 
 The rest are synthetic, built from the contract of :mod:`retrain.result`.
 Run this file to print the page's size for the real report and for 100 features
@@ -46,7 +50,7 @@ def _feature(rng: random.Random, *, numeric: bool, drifted: bool) -> dict[str, A
         "effect": effect,
         "threshold": 0.1,
         "significant": drifted,
-        "drifted": drifted,
+        "fired": drifted,
         "n_reference": 6000,
         "n_current": 3000,
         "missing_reference": 0.0,
@@ -83,16 +87,15 @@ def _distribution(rng: random.Random, feature: dict[str, Any], *, categories: li
 
 def drift_check(features: dict[str, Any], *, threshold_share: float = 0.3) -> dict[str, Any]:
     """``checks.drift`` of a run whose features are ``features``."""
-    n_drifted = sum(1 for f in features.values() if f["drifted"])
+    n_drifted = sum(1 for f in features.values() if f["fired"])
     share = n_drifted / len(features) if features else 0.0
     return {
         "share": share,
-        "drifted": share >= threshold_share,
+        "fired": share >= threshold_share,
         "n_drifted": n_drifted,
         "n_features": len(features),
         "threshold_share": threshold_share,
         "enabled": True,
-        "triggered": share >= threshold_share,
         "insufficient": False,
         "reason": f"drift in {n_drifted} of {len(features)} features (share {share:.2f} >= {threshold_share:.2f})",
         "features": features,
@@ -109,7 +112,7 @@ def drift_check(features: dict[str, Any], *, threshold_share: float = 0.3) -> di
             "auc": 0.8125,
             "threshold": 0.55,
             "p_value": 0.0,
-            "drifted": True,
+            "fired": True,
             "n_reference": 2000,
             "n_current": 1500,
             "folds": 3,
@@ -119,7 +122,7 @@ def drift_check(features: dict[str, Any], *, threshold_share: float = 0.3) -> di
         "prediction": {
             "on": "score",
             "result": {**_feature(random.Random(7), numeric=True, drifted=False), "effect": 0.04321, "threshold": 0.1},
-            "drifted": False,
+            "fired": False,
             "insufficient": False,
             "reason": None,
             "n_reference": 600,
@@ -143,7 +146,7 @@ def drift_check(features: dict[str, Any], *, threshold_share: float = 0.3) -> di
     }
 
 
-def metric_check(value: float = 0.7153, *, bound: float = 0.8) -> dict[str, Any]:
+def metric_check(value: float = 0.7153, *, threshold: float = 0.8) -> dict[str, Any]:
     """``checks.metrics``: the champion's accuracy on the labelled window."""
     return {
         "accuracy": value,
@@ -152,14 +155,14 @@ def metric_check(value: float = 0.7153, *, bound: float = 0.8) -> dict[str, Any]
         "n": 3000,
         "match_rate": 1.0,
         "metric": "accuracy",
-        "bound": bound,
+        "threshold": threshold,
         "enabled": True,
-        "triggered": value < bound,
+        "fired": value < threshold,
         "insufficient": False,
-        "reason": f"accuracy {value:.4g} < {bound:.4g}" if value < bound else None,
+        "reason": f"accuracy {value:.4g} < {threshold:.4g}" if value < threshold else None,
         "value": value,
         "use": "estimate",
-        "judged": value,
+        "statistic": value,
         "ci": {
             "accuracy": {"lower": value - 0.0156, "upper": value + 0.0167},
             "f1": {"lower": 0.8038, "upper": 0.8284},
@@ -180,12 +183,12 @@ def _estimated() -> dict[str, Any]:
         "confidence": 0.95,
         "metric": "accuracy",
         "value": 0.9473,
-        "bound": 0.8,
+        "threshold": 0.8,
         "direction": "min",
         "use": "estimate",
-        "judged": 0.9473,
+        "statistic": 0.9473,
         "min_samples": 100,
-        "triggered": False,
+        "fired": False,
         "insufficient": False,
         "reason": None,
         "note": None,
@@ -204,7 +207,7 @@ def _flagged() -> dict[str, Any]:
         "min_samples": 100,
         "min_count": 5,
         "source": "column",
-        "triggered": False,
+        "fired": False,
         "insufficient": False,
         "reason": None,
     }
@@ -215,7 +218,7 @@ GATES = [
         "name": "prediction sanity",
         "passed": True,
         "value": None,
-        "limit": None,
+        "threshold": None,
         "detail": "600 predictions, none missing, 2 classes",
         "low": None,
         "high": None,
@@ -225,7 +228,7 @@ GATES = [
         "name": "min accuracy",
         "passed": True,
         "value": 0.8533333333333334,
-        "limit": 0.8,
+        "threshold": 0.8,
         "detail": "0.8533 >= 0.8000",
         "low": None,
         "high": None,
@@ -235,7 +238,7 @@ GATES = [
         "name": "vs champion",
         "passed": True,
         "value": 0.135,
-        "limit": 0.0,
+        "threshold": 0.0,
         "detail": "accuracy 0.8533 vs 0.7183: +0.1350 [+0.0950, +0.1750] not worse",
         "low": 0.09495833333333335,
         "high": 0.17500000000000004,
@@ -318,8 +321,7 @@ def full(n_features: int = 8, *, seed: int = 0) -> dict[str, Any]:
 def no_retrain() -> dict[str, Any]:
     report = full(6)
     features = {
-        k: {**v, "drifted": False, "effect": v["effect"] % 0.09}
-        for k, v in report["checks"]["drift"]["features"].items()
+        k: {**v, "fired": False, "effect": v["effect"] % 0.09} for k, v in report["checks"]["drift"]["features"].items()
     }
     report.update(
         outcome="no-retrain",
@@ -375,7 +377,7 @@ def failed_check() -> dict[str, Any]:
     report = no_retrain()
     report["checks"]["metrics"] = {
         "failed": True,
-        "triggered": False,
+        "fired": False,
         "error": "SchemaMismatch: label column 'churned' missing <here>",
     }
     report["checks"].pop("estimated")

@@ -1,7 +1,8 @@
 """Thin adapters over boto3.
 
 Clients are created lazily by cached factories, never at import time, so that
-moto (or a test's fake) is in place before the first client exists. Every
+moto (or a test's fake) is in place before the first client exists; boto3 itself
+(a third of a light function's import) is imported with the first client. Every
 ``botocore`` error that means something to the product is translated into a
 :mod:`retrain.errors` type with ``raise ... from exc``.
 """
@@ -14,8 +15,6 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -32,8 +31,10 @@ if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_ssm.client import SSMClient
+    from mypy_boto3_stepfunctions.client import SFNClient
 
-_RETRIES = Config(retries={"max_attempts": 5, "mode": "adaptive"})
+#: Every client's retry policy (botocore's ``Config``).
+RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "adaptive"}
 #: Error codes that mean "try again later", across S3, DynamoDB, SSM and EventBridge.
 TRANSIENT_CODES = frozenset(
     {
@@ -70,41 +71,81 @@ TRANSIENT_CANCELLATIONS = frozenset({"ThrottlingError", "TransactionConflict", "
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
+class _Session:
+    """Where the factories' clients connect: ``region`` None is the boto3 default session's region."""
+
+    region: str | None = None
+
+
+def _client(service: str) -> Any:
+    """A ``service`` client in the session's region, with adaptive retries: what every factory below returns."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries=RETRIES)  # type: ignore[arg-type]  # a plain dict: botocore's TypedDict is stub-only
+    return boto3.client(service, region_name=_Session.region, config=config)  # type: ignore[call-overload]
+
+
 @functools.cache
 def s3() -> S3Client:
-    return boto3.client("s3", config=_RETRIES)
+    return _client("s3")
 
 
 @functools.cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_RETRIES)
+    return _client("dynamodb")
 
 
 @functools.cache
 def events() -> EventBridgeClient:
-    return boto3.client("events", config=_RETRIES)
+    return _client("events")
 
 
 @functools.cache
 def ssm() -> SSMClient:
-    return boto3.client("ssm", config=_RETRIES)
+    return _client("ssm")
 
 
 @functools.cache
 def cloudwatch() -> CloudWatchClient:
-    return boto3.client("cloudwatch", config=_RETRIES)
+    return _client("cloudwatch")
 
 
 @functools.cache
 def scheduler() -> Any:
     """EventBridge Scheduler (no type stubs installed for it)."""
-    return boto3.client("scheduler", config=_RETRIES)
+    return _client("scheduler")
+
+
+@functools.cache
+def cloudformation() -> Any:
+    """CloudFormation (the CLI reads a deployed stack's outputs, resources and template)."""
+    return _client("cloudformation")
+
+
+@functools.cache
+def stepfunctions() -> SFNClient:
+    """Step Functions (the CLI answers a run's approval task token)."""
+    return _client("stepfunctions")
+
+
+_FACTORIES = (s3, dynamodb, events, ssm, cloudwatch, scheduler, cloudformation, stepfunctions)
 
 
 def reset_clients() -> None:
-    """Forget cached clients (a new moto mock or new credentials)."""
-    for factory in (s3, dynamodb, events, ssm, cloudwatch, scheduler):
+    """Forget cached clients and any region set by :func:`use_region` (a new moto mock or new credentials)."""
+    _Session.region = None
+    for factory in _FACTORIES:
         factory.cache_clear()
+
+
+def use_region(region: str | None) -> None:
+    """Create every client from now on in ``region`` (None: the boto3 default session's); cached ones are forgotten.
+
+    The ``retrain`` command's ``--region`` goes through here: the process environment is left alone.
+    """
+    reset_clients()
+    _Session.region = region
 
 
 def put_events(entries: list[dict[str, Any]]) -> None:

@@ -36,14 +36,13 @@ def publish_champion(settings: Settings, model: str, promotion: Promotion) -> st
     the artifact's sha256 before loading it.
     """
     name = champion_parameter(settings, model)
-    value = {
-        "model": model,
-        "version": promotion.champion_version,
-        "artifact_uri": promotion.artifact_uri,
-        "sha256": promotion.sha256,
-    }
-    _put(name, value)
+    _put(name, _value(model, promotion.champion_version, promotion.artifact_uri, promotion.sha256))
     return name
+
+
+def _value(model: str, version: int, artifact_uri: str, sha256: str) -> dict[str, Any]:
+    """The parameter's JSON object: what serving code needs to load the champion and check it."""
+    return {"model": model, "version": version, "artifact_uri": artifact_uri, "sha256": sha256}
 
 
 def _put(name: str, value: dict[str, Any]) -> None:
@@ -79,7 +78,7 @@ def published(settings: Settings, model: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {}
 
 
-def sync_parameter(settings: Settings, model: str, champion: dict[str, Any] | None) -> ParameterState:
+def sync_parameter(settings: Settings, model: str, champion: registry.ChampionPointer | None) -> ParameterState:
     """Make the SSM parameter say what the registry's champion pointer says.
 
     Returns ``"in-sync"`` when it already did, ``"repaired"`` when it was written
@@ -94,12 +93,7 @@ def sync_parameter(settings: Settings, model: str, champion: dict[str, Any] | No
     if champion is None:
         return "no-champion"
     current = published(settings, model)
-    wanted = {
-        "model": model,
-        "version": int(champion["version"]),
-        "artifact_uri": champion["artifact_uri"],
-        "sha256": champion["sha256"],
-    }
+    wanted = _value(model, champion.version, champion.artifact_uri, champion.sha256)
     if current is not None and all(current.get(key) == value for key, value in wanted.items()):
         return "in-sync"
     _put(champion_parameter(settings, model), wanted)

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from retrain.clock import utc
 from retrain.errors import InvalidEvent
+from retrain.gates import Gate
 from retrain.layout import MODEL_NAME_PATTERN
 
 TriggerSource = Literal["schedule", "alarm", "manual"]
@@ -132,25 +133,12 @@ class Candidate(_Payload):
     trained_rows: Count
 
 
-class GateOut(_Payload):
-    """One gate: ``value`` held to ``limit``; ``low``/``high`` bound ``value``'s interval ("vs champion")."""
-
-    name: str
-    passed: bool
-    value: float | None = None
-    limit: float | None = None
-    detail: str | None = None
-    low: float | None = None
-    high: float | None = None
-    info: dict[str, Any] = Field(default_factory=dict)
-
-
 class ValidationOut(_Payload):
     """The Validate step's verdict; the measurements are reported whether or not a gate limits them."""
 
     passed: Flag
     metric: str
-    gates: list[GateOut]
+    gates: list[Gate]
     reasons: list[str]
     candidate_metrics: dict[str, float]
     champion_metrics: dict[str, float] | None = None
@@ -241,12 +229,17 @@ class CheckOut(_Payload):
     data (``True``: it fires). The state machine flattens every check's votes
     and applies the policy: ``any`` retrains when one vote is true, ``all``
     when there is at least one vote and none is false. Insufficient data never
-    votes, so it never triggers.
+    votes, so it never fires.
+
+    Fields: ``enabled`` (the model's config turns on at least one of the
+    check's signals), ``insufficient`` (some enabled signal lacked data),
+    ``reason`` (why it fired, else why data was lacking), ``votes``, and
+    ``details`` (the signals' results). Computed from ``votes`` (serialized,
+    read by the state machine): ``fired``, ``dissent`` and ``voted``.
     """
 
     signal: str
     enabled: bool
-    triggered: bool
     insufficient: bool = False
     reason: str | None = None
     votes: list[bool] = Field(default_factory=list)

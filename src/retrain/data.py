@@ -25,11 +25,13 @@ from retrain import aws
 from retrain.clock import utc  # noqa: F401 - re-exported
 from retrain.errors import SchemaMismatch
 from retrain.files import TABLE_SUFFIXES, parse_table
+from retrain.frames import require_columns
 from retrain.layout import (  # noqa: F401 - the data layout's names, re-exported
     config_key,
     inference_prefix,
     labels_prefix,
     partition_key,
+    partition_prefix,
     reference_prefix,
 )
 
@@ -45,15 +47,6 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def require_columns(frame: pd.DataFrame, columns: list[str], *, what: str) -> None:
-    """Raise :class:`SchemaMismatch` naming every required column ``frame`` lacks."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        names = ", ".join(repr(c) for c in missing)
-        noun = "column" if len(missing) == 1 else "columns"
-        raise SchemaMismatch(f"{what} is missing {noun} {names}", missing=missing)
-
-
 def _days(start: datetime, end: datetime) -> list[date]:
     first, last = start.date(), end.date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -67,7 +60,7 @@ def table_objects(bucket: str, prefix: str, start: datetime, end: datetime) -> l
     """
     objects: list[dict] = []
     for day in _days(start, end):
-        for obj in aws.list_objects(bucket, f"{prefix}date={day.isoformat()}/"):
+        for obj in aws.list_objects(bucket, partition_prefix(prefix, day)):
             if obj["key"].lower().endswith(TABLE_SUFFIXES):
                 objects.append({"key": obj["key"], "etag": obj["etag"], "size": int(obj["size"])})
     return objects

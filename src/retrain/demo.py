@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.local import progress
-from retrain.local.cloud import ROOT
+from retrain.local import progress, summary
+from retrain.local.deploy import ROOT
 
 CONFIG = ROOT / "infra" / "configs" / "churn.yaml"
 SEED = 20261126
@@ -75,11 +75,11 @@ def write_example(out: Path) -> dict[str, Path]:
 
 
 def summary_table(rows: list[tuple[str, dict[str, Any]]], *, console: progress.Console | None = None) -> str:
-    """The demo's runs as a text table (see :func:`retrain.local.progress.summary_table`)."""
+    """The demo's runs as a text table (see :func:`retrain.local.summary.summary_table`)."""
     from retrain.config import loads_config
 
     metric = loads_config(CONFIG.read_text(), source=str(CONFIG)).primary_metric
-    return progress.summary_table(rows, metric=metric, console=console)
+    return summary.summary_table(rows, metric=metric, console=console)
 
 
 def run_demo(

@@ -25,8 +25,28 @@ def reference_prefix(model: str) -> str:
     return f"reference/{model}/"
 
 
+def reference_key(model: str, stamp: str) -> str:
+    """The reference a bootstrap promoted its version from (``stamp``: the bootstrap's UTC time, compact ISO)."""
+    return f"{reference_prefix(model)}reference-{stamp}.parquet"
+
+
+def flags_prefix(model: str) -> str:
+    """Where people's flags land: ``flags/<model>/date=YYYY-MM-DD/*.parquet|csv`` with the flagged ids."""
+    return f"flags/{model}/"
+
+
+def partition_prefix(prefix: str, day: date) -> str:
+    """One day's partition of a date-partitioned table under ``prefix``: ``<prefix>date=YYYY-MM-DD/``."""
+    return f"{prefix}date={day.isoformat()}/"
+
+
 def partition_key(prefix: str, day: date, name: str) -> str:
-    return f"{prefix}date={day.isoformat()}/{name}.parquet"
+    return f"{partition_prefix(prefix, day)}{name}.parquet"
+
+
+def snapshot_prefix(model: str, snapshot_id: str) -> str:
+    """A training-data snapshot's folder: its ``data.parquet``, ``manifest.json`` and drift reference profile."""
+    return f"snapshots/{model}/{snapshot_id}/"
 
 
 #: A model version's files, next to each other under ``models/<model>/v<version>/``.

@@ -6,9 +6,9 @@ A bootstrap goes through the very code the state machine's steps run:
    is written (columns, types, rows on both sides of the holdout split, classes,
    the estimator), so an input the training would refuse late writes nothing.
 2. The reference becomes a snapshot (:func:`retrain.snapshot.create`, with its
-   drift reference profile), version N is trained and registered by the Train
-   step's :func:`~retrain.steps.train.fit_and_register` and judged by the
-   Validate step's :func:`~retrain.steps.validate.evaluate`: without a champion
+   drift reference profile), version N is trained and registered by
+   :func:`~retrain.candidates.fit_and_register` and judged by
+   :func:`~retrain.candidates.evaluate`, as the Train and Validate steps do: without a champion
    only the absolute floors and ceilings, sanity, latency and size gates apply;
    with one (``force``) every gate, against it.
 3. Every gate passed: the version is promoted (one conditional transaction,
@@ -30,15 +30,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from retrain import aws, files, fleet, registry, snapshot, targets, training
+from retrain import aws, files, fleet, layout, registry, snapshot, targets, training
+from retrain.candidates import evaluate, fit_and_register
 from retrain.champion import publish_champion
 from retrain.config import ModelConfig, loads_config, read_config_text
 from retrain.contracts import Candidate, SnapshotRef, ValidationOut
-from retrain.data import config_key, reference_prefix, require_columns, to_parquet_bytes
+from retrain.data import config_key, to_parquet_bytes
 from retrain.errors import BootstrapRejected, ChampionExists, InsufficientData, SchemaMismatch
+from retrain.frames import require_columns
 from retrain.settings import Settings
-from retrain.steps.train import fit_and_register
-from retrain.steps.validate import evaluate
 
 #: The trigger recorded on a bootstrapped version (no retraining cooldown follows its promotion).
 TRIGGER = "bootstrap"
@@ -264,7 +264,7 @@ def bootstrap(
     table = settings.registry_table
     champion = registry.get_champion(table, config.model)
     if champion is not None and not force:
-        current = int(champion["version"])
+        current = champion.version
         raise ChampionExists(
             f"model {config.model!r} already has a champion, v{current}: bootstrap refused, nothing written. "
             f"Use --force to train a candidate from this reference and validate it against v{current} "
@@ -274,7 +274,7 @@ def bootstrap(
     now = now or datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     execution = f"{TRIGGER}-{stamp}"
-    reference_key = f"{reference_prefix(config.model)}reference-{stamp}.parquet"
+    reference_key = layout.reference_key(config.model, stamp)
     ref = snapshot.create(
         settings.artifact_bucket,
         config.model,

@@ -11,6 +11,10 @@ One table, keyed by ``pk`` (``MODEL#<model>``) and ``sk``:
 - ``COUNTER``: the last version number handed out.
 - ``LOCK``: the single-flight lock of the model's state machine (written by the ASL).
 
+Readers return typed records (:class:`ModelVersion`, :class:`ChampionPointer`,
+:class:`ApprovalRequest`); writers write attribute by attribute, so the items'
+format is the table's and not the records'.
+
 Promotion is one transaction whose condition is that the pointer still points
 where the run expected: a concurrent promotion loses with
 :class:`~retrain.errors.PromotionConflict` and nothing is half-written.
@@ -23,21 +27,127 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, Self, get_args
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
 
 from retrain import aws
 from retrain.contracts import Promotion
-from retrain.errors import ModelNotFound, PromotionConflict
+from retrain.errors import ArtifactIntegrityError, ModelNotFound, PromotionConflict
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-STATUSES = ("training", "candidate", "rejected", "failed", "champion", "archived")
+Status = Literal["training", "candidate", "rejected", "failed", "champion", "archived"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 #: A version in one of these states belongs to a run that has not decided yet.
-UNDECIDED = ("training", "candidate")
+UNDECIDED: tuple[Status, ...] = ("training", "candidate")
+#: The table's key attributes: they locate an item and are not part of the record read from it.
+_KEYS = ("pk", "sk")
+
+
+class _Record(BaseModel):
+    """An item of the registry table as read: typed fields, plus any attribute this code does not name.
+
+    Items are written field by field (the writers below), so a record's form never
+    changes the table's items; ``extra="allow"`` keeps attributes written by other
+    writers (the state machine's ``RecordRejection``, a newer release) readable.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        """The record of a DynamoDB item (already deserialized), without its key attributes."""
+        return cls.model_validate({k: v for k, v in item.items() if k not in _KEYS})
+
+    def fields(self) -> dict[str, Any]:
+        """Every attribute the item holds (absent ones left out), as plain JSON-able values."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ModelVersion(_Record):
+    """One model version and its lineage (``sk`` ``VERSION#<n>``).
+
+    Written ``training`` before its artifact exists (artifact URI and lineage known,
+    ``sha256`` not yet), completed as a ``candidate`` with the artifact's hashes,
+    then decided: ``rejected`` (``reasons``), ``champion`` and later ``archived``,
+    or ``failed`` (``failure``).
+    """
+
+    model: str
+    version: int
+    status: Status
+    created_at: str | None = None
+    artifact_uri: str
+    # lineage, written with the version
+    snapshot_id: str | None = None
+    snapshot_manifest: str | None = None
+    config_sha256: str | None = None
+    estimator: str | None = None
+    trigger: str | None = None
+    execution: str | None = None
+    trained_rows: int | None = None
+    libraries: dict[str, str] | None = None
+    training_job: str | None = None
+    # the fitted artifact, written when the version becomes a candidate
+    sha256: str | None = None
+    artifact_bytes: int | None = None
+    training_seconds: float | None = None
+    model_profile_uri: str | None = None
+    model_profile_sha256: str | None = None
+    snapshot_profile_sha256: str | None = None
+    importances: dict[str, float] | None = None
+    # validation and the decision
+    metrics: dict[str, float] | None = None
+    gates: list[dict[str, Any]] | None = None
+    compared_with: int | None = None
+    reasons: str | None = None
+    failure: str | None = None
+    failed_at: str | None = None
+    promoted_at: str | None = None
+    archived_at: str | None = None
+
+    @property
+    def artifact_sha256(self) -> str:
+        """The artifact's sha256, which loading it must check.
+
+        Raises
+        ------
+        ArtifactIntegrityError
+            The version never got past ``training``: no complete artifact is recorded.
+        """
+        if self.sha256 is None:
+            raise ArtifactIntegrityError(f"{self.model} v{self.version} is {self.status}: it has no complete artifact")
+        return self.sha256
+
+    @property
+    def rejection_reasons(self) -> list[str]:
+        """Why the version was rejected (``reasons`` is stored as one JSON array string); empty when it was not."""
+        return [str(reason) for reason in json.loads(self.reasons)] if self.reasons else []
+
+
+class ChampionPointer(_Record):
+    """The champion pointer (``sk`` ``CHAMPION``): the version serving code follows, and how it got there."""
+
+    model: str
+    version: int
+    artifact_uri: str
+    sha256: str
+    snapshot_id: str
+    model_profile_sha256: str | None = None
+    snapshot_profile_sha256: str | None = None
+    promoted_at: str | None = None
+    execution: str | None = None
+    trigger: str | None = None
+
+
+class ApprovalRequest(_Record):
+    """A run waiting for a person (``pk`` ``APPROVAL#<execution>``): the task token to answer, what it waits on."""
+
+    token: str
+    model: str
+    version: int
+    requested_at: str | None = None
+    expires_at: int | None = None
 
 
 def model_pk(model: str) -> str:
@@ -52,6 +162,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _types() -> Any:
+    """boto3's DynamoDB type (de)serializers, imported with the first item (boto3 is imported with the first client)."""
+    from boto3.dynamodb import types
+
+    return types
+
+
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
     from decimal import Decimal
 
@@ -64,7 +181,8 @@ def _to_item(values: dict[str, Any]) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    return {k: _ser.serialize(convert(v)) for k, v in values.items() if v is not None}
+    serializer = _types().TypeSerializer()
+    return {k: serializer.serialize(convert(v)) for k, v in values.items() if v is not None}
 
 
 def _from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +197,8 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    return {k: convert(_de.deserialize(v)) for k, v in item.items()}
+    deserializer = _types().TypeDeserializer()
+    return {k: convert(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def next_version(table: str, model: str) -> int:
@@ -132,15 +251,15 @@ def complete_version(table: str, model: str, version: int, *, execution: str, va
         execution=execution,
     ):
         found = get_version(table, model, version)
-        state = f"{found['status']} (execution {found.get('execution')})" if found else "missing"
+        state = f"{found.status} (execution {found.execution})" if found else "missing"
         raise PromotionConflict(
             f"cannot complete {model} v{version}: expected a training version of {execution}, found {state}"
         )
 
 
-def version_of_execution(table: str, model: str, execution: str) -> dict[str, Any] | None:
+def version_of_execution(table: str, model: str, execution: str) -> ModelVersion | None:
     """The newest version an execution registered, or ``None`` (Train's retries reuse it)."""
-    mine = [v for v in list_versions(table, model) if v.get("execution") == execution]
+    mine = [v for v in list_versions(table, model) if v.execution == execution]
     return mine[-1] if mine else None
 
 
@@ -198,34 +317,42 @@ def _transition(
     return True
 
 
-def get_version(table: str, model: str, version: int) -> dict[str, Any] | None:
+def get_version(table: str, model: str, version: int) -> ModelVersion | None:
+    """Version ``version`` of ``model``, or ``None`` when there is no such version."""
     with aws.translated(f"registry: read {model} v{version}"):
         response = aws.dynamodb().get_item(
             TableName=table, Key=_to_item({"pk": model_pk(model), "sk": version_sk(version)}), ConsistentRead=True
         )
-    return _from_item(response["Item"]) if "Item" in response else None
+    return ModelVersion.from_item(_from_item(response["Item"])) if "Item" in response else None
 
 
-def get_champion(table: str, model: str) -> dict[str, Any] | None:
+def get_champion(table: str, model: str) -> ChampionPointer | None:
     """The champion pointer, or ``None`` when the model has none yet."""
     with aws.translated(f"registry: read the champion of {model}"):
         response = aws.dynamodb().get_item(
             TableName=table, Key=_to_item({"pk": model_pk(model), "sk": "CHAMPION"}), ConsistentRead=True
         )
-    return _from_item(response["Item"]) if "Item" in response else None
+    return ChampionPointer.from_item(_from_item(response["Item"])) if "Item" in response else None
 
 
-def require_champion(table: str, model: str) -> dict[str, Any]:
+def require_champion(table: str, model: str) -> ChampionPointer:
+    """The champion pointer.
+
+    Raises
+    ------
+    ModelNotFound
+        The model has no champion yet.
+    """
     champion = get_champion(table, model)
     if champion is None:
         raise ModelNotFound(f"model {model!r} has no champion yet (train and promote a first version)")
     return champion
 
 
-def list_versions(table: str, model: str) -> list[dict[str, Any]]:
+def list_versions(table: str, model: str) -> list[ModelVersion]:
     """Every version of ``model``, oldest first."""
     paginator = aws.dynamodb().get_paginator("query")
-    items: list[dict[str, Any]] = []
+    items: list[ModelVersion] = []
     with aws.translated(f"registry: list the versions of {model}"):
         for page in paginator.paginate(
             TableName=table,
@@ -233,7 +360,7 @@ def list_versions(table: str, model: str) -> list[dict[str, Any]]:
             ExpressionAttributeValues={":pk": {"S": model_pk(model)}, ":v": {"S": "VERSION#"}},
             ConsistentRead=True,
         ):
-            items.extend(_from_item(item) for item in page.get("Items", []))
+            items.extend(ModelVersion.from_item(_from_item(item)) for item in page.get("Items", []))
     return items
 
 
@@ -268,11 +395,9 @@ def rollback(table: str, model: str, *, to: int | None = None, execution: str = 
         ``to`` is not an archived version, or the champion moved meanwhile; nothing was written.
     """
     champion = require_champion(table, model)
-    current = int(champion["version"])
+    current = champion.version
     if to is None:
-        archived = [
-            v["version"] for v in list_versions(table, model) if v["status"] == "archived" and v["version"] < current
-        ]
+        archived = [v.version for v in list_versions(table, model) if v.status == "archived" and v.version < current]
         if not archived:
             raise ModelNotFound(f"model {model!r} has no archived version before v{current} to roll back to")
         to = max(archived)
@@ -281,9 +406,9 @@ def rollback(table: str, model: str, *, to: int | None = None, execution: str = 
     record = get_version(table, model, to)
     if record is None:
         raise ModelNotFound(f"model {model!r} has no version {to}")
-    if record["status"] != "archived":
+    if record.status != "archived":
         raise PromotionConflict(
-            f"cannot roll {model!r} back to v{to}: it is {record['status']}, only a former champion can return"
+            f"cannot roll {model!r} back to v{to}: it is {record.status}, only a former champion can return"
         )
     return _move_pointer(table, model, to, expected=current, execution=execution, from_status="archived")
 
@@ -294,19 +419,24 @@ def _move_pointer(
     record = get_version(table, model, version)
     if record is None:
         raise ModelNotFound(f"model {model!r} has no version {version}")
+    if record.sha256 is None:
+        raise PromotionConflict(
+            f"cannot make {model} v{version} champion: it is {record.status}, its artifact is not complete "
+            "(nothing was written)"
+        )
     pointer = {
         "pk": model_pk(model),
         "sk": "CHAMPION",
         "model": model,
         "version": version,
-        "artifact_uri": record["artifact_uri"],
-        "sha256": record["sha256"],
-        "model_profile_sha256": record.get("model_profile_sha256"),
-        "snapshot_profile_sha256": record.get("snapshot_profile_sha256"),
-        "snapshot_id": record.get("snapshot_id"),
+        "artifact_uri": record.artifact_uri,
+        "sha256": record.sha256,
+        "model_profile_sha256": record.model_profile_sha256,
+        "snapshot_profile_sha256": record.snapshot_profile_sha256,
+        "snapshot_id": record.snapshot_id,
         "promoted_at": _now(),
         "execution": execution,
-        "trigger": "rollback" if from_status == "archived" else record.get("trigger"),
+        "trigger": "rollback" if from_status == "archived" else record.trigger,
     }
     put: dict[str, Any] = {
         "TableName": table,
@@ -354,8 +484,8 @@ def _move_pointer(
     return Promotion(
         champion_version=version,
         previous_version=expected,
-        artifact_uri=record["artifact_uri"],
-        sha256=record["sha256"],
+        artifact_uri=record.artifact_uri,
+        sha256=record.sha256,
     )
 
 
@@ -433,10 +563,11 @@ def put_approval(table: str, execution: str, record: dict[str, Any]) -> None:
         aws.dynamodb().put_item(TableName=table, Item=_to_item({**approval_key(execution), **record}))
 
 
-def get_approval(table: str, execution: str) -> dict[str, Any] | None:
+def get_approval(table: str, execution: str) -> ApprovalRequest | None:
+    """The approval request a run waits on, or ``None`` when it waits on none."""
     with aws.translated(f"registry: read the approval request of {execution}"):
         response = aws.dynamodb().get_item(TableName=table, Key=_to_item(approval_key(execution)), ConsistentRead=True)
-    return _from_item(response["Item"]) if "Item" in response else None
+    return ApprovalRequest.from_item(_from_item(response["Item"])) if "Item" in response else None
 
 
 def delete_approval(table: str, execution: str) -> None:

@@ -46,7 +46,7 @@ def locate(bucket: str, run: str, *, model: str | None = None) -> str:
         key = layout.report_key(name, execution)
         if aws.head(bucket, key) is not None:
             return key
-    where = f"reports/{model}/" if model else "reports/<model>/"
+    where = layout.reports_prefix(model) if model else f"{layout.reports_prefix()}<model>/"
     raise DataNotFound(
         f"no report of run {execution!r} in s3://{bucket}/{where}: is the execution name right, and did it end?"
     )

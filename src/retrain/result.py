@@ -22,6 +22,15 @@ the Report step wrote it), ``distributions`` (each feature's reference and
 current distributions, from the drift check:
 :mod:`retrain.drift.distributions`).
 
+``triggered`` is the run's decision (retraining was due); every signal's own
+result says ``fired``, with its ``threshold``, ``reason`` and ``insufficient``:
+``checks.metrics.fired`` (the performance signal), ``checks.flagged.fired``,
+``checks.estimated.fired``, ``checks.drift.fired`` (the data set's verdict),
+``checks.drift.features[*].fired`` and the drift check's ``multivariate``,
+``prediction`` and ``prediction_difference`` results. Reports written before
+these names (``drifted``, ``triggered``, ``bound``, ``limit`` on those results)
+are read by :func:`upgrade`.
+
 A failed run keeps what it learned: ``triggered``, ``reasons``, ``checks``,
 ``snapshot`` and ``gates`` come from the state it failed with.
 """
@@ -81,7 +90,7 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
         if isinstance(check, dict) and check.get("failed"):  # the check's step failed; the other's findings stand
             out[name] = {
                 "failed": True,
-                "triggered": False,
+                "fired": False,
                 "error": error_text(check.get("error"), check.get("cause")),
             }
     perf = checks.get("metrics")
@@ -93,14 +102,14 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
             "n": details.get("n", 0),
             "match_rate": details.get("match_rate"),
             "metric": details.get("metric"),
-            "bound": details.get("bound"),
+            "threshold": details.get("threshold", details.get("bound")),
             "enabled": signal.get("enabled", perf.get("enabled")),
-            "triggered": signal.get("triggered", perf.get("triggered")),
+            "fired": signal.get("fired", perf.get("fired")),
             "insufficient": signal.get("insufficient", perf.get("insufficient")),
             "reason": details.get("reason") if signal else perf.get("reason"),
             "value": details.get("value"),
             "use": details.get("use"),
-            "judged": details.get("judged"),
+            "statistic": details.get("statistic", details.get("judged")),
             "ci": details.get("ci") or {},
             "confidence": details.get("confidence"),
             "unavailable": details.get("unavailable") or {},
@@ -115,12 +124,11 @@ def _checks(state: dict[str, Any]) -> dict[str, Any]:
         details = drift.get("details") or {}
         out["drift"] = {
             "share": details.get("share"),
-            "drifted": bool(details.get("drifted")),
+            "fired": bool(details.get("fired")),
             "n_drifted": details.get("n_drifted"),
             "n_features": details.get("n_features"),
             "threshold_share": details.get("threshold_share"),
             "enabled": drift.get("enabled"),
-            "triggered": drift.get("triggered"),
             "insufficient": drift.get("insufficient"),
             "reason": drift.get("reason"),
             "features": details.get("features") or {},
@@ -153,7 +161,7 @@ def _reasons(state: dict[str, Any]) -> list[str]:
     if run.get("trigger") in {"alarm", "manual"} or run.get("mode") == "always":
         reasons.append(str(run.get("reason")))
     for check in (state.get("checks") or {}).values():
-        if isinstance(check, dict) and check.get("triggered") and check.get("reason"):
+        if isinstance(check, dict) and check.get("fired") and check.get("reason"):
             reasons.append(str(check["reason"]))
     validation = state.get("validation") or {}
     if validation and not validation.get("passed"):
@@ -326,6 +334,63 @@ def _fill(result: dict[str, Any], state: dict[str, Any]) -> None:
             "version": validation.get("champion_version"),
             "metrics": validation.get("champion_metrics"),
         }
+
+
+#: A signal result's fields as reports written before the names were unified call them (old -> current).
+_RENAMED = {
+    "drifted": "fired",
+    "triggered": "fired",
+    "bound": "threshold",
+    "limit": "threshold",
+    "judged": "statistic",
+}
+
+
+def _renamed(result: Any, *, drop: tuple[str, ...] = ()) -> Any:
+    """A signal result (dict) with its fields under their current names; a current name already there wins."""
+    if not isinstance(result, dict):
+        return result
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        name = _RENAMED.get(str(key), str(key))
+        if key in drop or (name != key and name in result):
+            continue
+        out[name] = value
+    return out
+
+
+def upgrade(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` (a ``report.json`` dict) with its signal results' fields under the current names.
+
+    Reports written before the names were unified (kept in S3 for good) call a
+    signal's verdict ``drifted`` or ``triggered``, its threshold ``bound`` or
+    ``limit`` and the value it compared ``judged``; a gate's threshold was ``limit``. Their ``checks.drift`` had both
+    the data set's verdict (``drifted``, now ``fired``) and the whole check's
+    (``triggered``, dropped: ``votes`` holds it). The run's own ``triggered``
+    keeps its name. Returns a new dict; a current report comes back equal.
+    """
+    if not isinstance(report, dict):
+        return report
+    out = dict(report)
+    checks = report.get("checks")
+    if isinstance(checks, dict):
+        checks = {name: _renamed(check) if name != "drift" else check for name, check in checks.items()}
+        drift = checks.get("drift")
+        if isinstance(drift, dict):
+            drift = _renamed(drift, drop=("triggered",) if "drifted" in drift else ())
+            features = drift.get("features")
+            if isinstance(features, dict):
+                drift["features"] = {name: _renamed(feature) for name, feature in features.items()}
+            for name in ("multivariate", "prediction", "prediction_difference"):
+                if isinstance(drift.get(name), dict):
+                    drift[name] = _renamed(drift[name])
+            if isinstance(drift.get("prediction"), dict) and "result" in drift["prediction"]:
+                drift["prediction"]["result"] = _renamed(drift["prediction"]["result"])
+            checks["drift"] = drift
+        out["checks"] = checks
+    if isinstance(report.get("gates"), list):
+        out["gates"] = [_renamed(gate) for gate in report["gates"]]
+    return out
 
 
 LINEAGE_FIELDS = (

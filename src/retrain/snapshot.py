@@ -29,37 +29,28 @@ from retrain.contracts import SnapshotRef
 from retrain.data import to_parquet_bytes
 from retrain.errors import ArtifactIntegrityError, DataNotFound, InsufficientData
 from retrain.files import parse_table
-from retrain.layout import MODEL_PROFILE_FILE
+from retrain.frames import column_kind
+from retrain.layout import MODEL_PROFILE_FILE, snapshot_prefix
 
 if TYPE_CHECKING:
     from retrain.config import ModelConfig
     from retrain.drift import ReferenceProfile
 
 
-def _kind(dtype: object) -> str:
-    """A dtype's engine-independent kind (pyarrow reads text as ``str``, fastparquet as ``object``)."""
-    kind = getattr(dtype, "kind", "O")
-    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime", "m": "timedelta"}.get(kind, "text")
-
-
 def content_id(frame: pd.DataFrame) -> str:
     """sha256 (hex) of a frame's canonical content: names and kinds, rows as CSV, then the missing-cell mask.
 
-    Kinds (int, float, bool, datetime, text) rather than dtypes, so the same data read by
-    another Parquet engine keeps its id. The mask tells a missing value from an empty
-    string, which CSV renders alike.
+    Kinds (int, float, bool, datetime, text: :func:`retrain.frames.column_kind`) rather than
+    dtypes, so the same data read by another Parquet engine keeps its id. The mask tells a
+    missing value from an empty string, which CSV renders alike.
     """
     digest = hashlib.sha256()
-    header = "\x1f".join(f"{name}:{_kind(dtype)}" for name, dtype in frame.dtypes.items())
+    header = "\x1f".join(f"{name}:{column_kind(dtype)}" for name, dtype in frame.dtypes.items())
     digest.update(header.encode())
     digest.update(b"\n")
     digest.update(frame.to_csv(index=False, header=False, lineterminator="\n").encode())
     digest.update(frame.isna().to_numpy().tobytes())
     return digest.hexdigest()
-
-
-def snapshot_prefix(model: str, snapshot_id: str) -> str:
-    return f"snapshots/{model}/{snapshot_id}/"
 
 
 def holdout_rows(rows: int, fraction: float) -> int:

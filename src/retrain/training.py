@@ -26,22 +26,25 @@ import hashlib
 import importlib
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from retrain import artifact_safety
 from retrain.artifact_safety import TRUSTED_TYPES
 from retrain.config import ModelConfig, Problem
 from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
+from retrain.frames import MISSING, require_columns
 from retrain.targets import MAX_FLOAT_CLASSES, classification_target, float_label, numbers  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn and skops are imported where they are first needed: importing skops.io imports most of
+# scikit-learn (its trusted-type list walks every estimator), which a step that only reads a config or
+# prepares a training job never needs, and which would otherwise be every cold start's largest cost.
 
 _CLASSIFIERS: dict[str, str] = {
     "LogisticRegression": "sklearn.linear_model",
@@ -73,9 +76,6 @@ ESTIMATOR_PROBLEM: dict[str, Problem] = {
     **dict.fromkeys(_CLASSIFIERS, "classification"),
     **dict.fromkeys(_REGRESSORS, "regression"),
 }
-
-#: Value a missing categorical is imputed with before one-hot encoding.
-MISSING_CATEGORY = "<missing>"
 
 _PROBLEMS = ("classification", "regression")
 
@@ -147,7 +147,7 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     """Build the unfitted preprocessing + estimator pipeline for ``config``.
 
     Numeric features are median-imputed and standardized; categorical features
-    are imputed with :data:`MISSING_CATEGORY` and one-hot encoded into at most
+    are imputed with :data:`~retrain.frames.MISSING` and one-hot encoded into at most
     ``training.max_categories`` columns each: a feature with that many categories
     or more keeps a column for each of its ``max_categories - 1`` most frequent
     ones and groups the rest into one infrequent column, which categories unseen
@@ -161,6 +161,11 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     EstimatorNotAllowed
         See :func:`resolve_estimator`.
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     transformers: list[tuple[str, Any, list[str]]] = []
     if config.features.numeric:
         numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
@@ -168,7 +173,7 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     if config.features.categorical:
         categorical = Pipeline(
             [
-                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
                 (
                     "encode",
                     OneHotEncoder(
@@ -212,10 +217,7 @@ def feature_frame(df: pd.DataFrame, config: ModelConfig, *, source: str = "data"
         feature holds a non-numeric value.
     """
     names = config.features.all
-    missing = [name for name in names if name not in df.columns]
-    if missing:
-        noun = "column" if len(missing) == 1 else "columns"
-        raise SchemaMismatch(f"{source} is missing {noun} {', '.join(repr(m) for m in missing)}", missing=missing)
+    require_columns(df, names, what=source)
     out: dict[str, pd.Series] = {}
     for name in config.features.numeric:
         out[name] = _numeric_column(df[name], name, source)
@@ -255,8 +257,7 @@ def fit(config: ModelConfig, train: pd.DataFrame) -> Pipeline:
     EstimatorNotAllowed
         See :func:`resolve_estimator`.
     """
-    if config.target not in train.columns:
-        raise SchemaMismatch(f"training data is missing target column {config.target!r}", missing=[config.target])
+    require_columns(train, [config.target], what="training data", role="target")
     labelled = train.loc[train[config.target].notna()]
     y = labelled[config.target]
     if config.problem == "regression":
@@ -365,8 +366,7 @@ def permutation_importances(
     InsufficientData
         No labelled row.
     """
-    if config.target not in df.columns:
-        raise SchemaMismatch(f"importance data is missing target column {config.target!r}", missing=[config.target])
+    require_columns(df, [config.target], what="importance data", role="target")
     labelled = df.loc[df[config.target].notna()]
     if labelled.empty:
         raise InsufficientData("no labelled rows to compute permutation importances on")
@@ -410,6 +410,8 @@ def permutation_importances(
 
 def _feature_blocks(model: Any, config: ModelConfig) -> dict[str, np.ndarray] | None:
     """Each feature's columns in the output of :func:`build_pipeline`'s preprocessing (None for other models)."""
+    from sklearn.compose import ColumnTransformer
+
     steps = getattr(model, "named_steps", {})
     preprocess = steps.get("preprocess")
     if not isinstance(preprocess, ColumnTransformer) or "estimator" not in steps:
@@ -452,6 +454,8 @@ def dumps(model: Any) -> bytes:
         (for example ``KNeighbors*`` with a ball-tree-only metric such as ``hamming``,
         or ``HistGradientBoosting*`` with ``categorical_features``) or fails a structural check.
     """
+    import skops.io as sio
+
     data = bytes(sio.dumps(model))
     try:
         artifact_safety.check_artifact(data, estimators=ALLOWED_ESTIMATORS)
@@ -511,6 +515,8 @@ def loads(data: bytes, *, expected_sha256: str | None = None) -> Any:
         if actual != expected_sha256.strip().lower():
             raise ArtifactIntegrityError(f"artifact sha256 mismatch: expected {expected_sha256}, got {actual}")
     artifact_safety.check_artifact(data, estimators=ALLOWED_ESTIMATORS)
+    import skops.io as sio
+
     try:
         model = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as exc:

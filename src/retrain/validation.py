@@ -38,93 +38,59 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from threadpoolctl import threadpool_limits
 
-from retrain.config import Compare, ModelConfig, Problem, Slices, higher_is_better, metrics_for
+from retrain.config import ModelConfig, Problem, Slices, higher_is_better, metrics_for
 from retrain.errors import ConfigError, InsufficientData, SchemaMismatch
+from retrain.frames import MISSING, require_columns
+from retrain.gates import (
+    CHAMPION_GATE,
+    DIFFERENCE_GATE,
+    EPS,
+    LATENCY_GATE,
+    SANITY_GATE,
+    SIZE_GATE,
+    Gate,
+    Latency,
+    PairedInterval,
+    SliceScore,
+    bound_gate,
+    champion_gate,
+    counted,
+    difference_gate,
+    latency_gate,
+    listed,
+    size_gate,
+    slice_gate,
+    slice_gate_name,
+)
 from retrain.metrics import compute_metrics
+from retrain.metrics.difference import difference_rate
+from retrain.metrics.engine import check_ci
+from retrain.metrics.paired import metric_scorer, paired_differences, selection_scores
 
-#: Slack for inclusive comparisons, so ``0.78 >= 0.80 - 0.02`` is not lost to rounding.
-_EPS = 1e-12
-#: Index entries per block of bootstrap resamples (bounds memory: 2**21 int64 entries are 16 MiB).
-_BLOCK = 1 << 21
-#: Longest list (skipped slices, unexpected classes) a gate's detail names before "and N more".
-_NAMED = 5
-#: Longest list a gate's ``info`` holds (gates travel through the state machine and into DynamoDB).
-_LISTED = 20
-
-SANITY_GATE = "prediction sanity"
-CHAMPION_GATE = "vs champion"
-DIFFERENCE_GATE = "prediction difference"
-LATENCY_GATE = "latency p95"
-SIZE_GATE = "artifact size"
-#: Slice value of the rows whose slice column is missing.
-MISSING_SLICE = "<missing>"
 #: Most recent inference-log rows the prediction difference is measured on.
 RECENT_ROWS = 10_000
 #: Single-row prediction calls timed for the latency p95 (after a few untimed warm-up calls).
 LATENCY_CALLS = 100
 
-
-def slice_gate_name(column: str) -> str:
-    """Name of the slice non-regression gate of ``column``."""
-    return f"slice {column}"
-
-
-class Gate(BaseModel):
-    """The outcome of one check on the candidate.
-
-    ``value`` is what was measured and ``limit`` what it was held to (None when
-    the gate has no numeric limit). ``low`` and ``high`` bound ``value``'s
-    interval where there is one (``"vs champion"``); ``info`` holds the gate's
-    other figures (the champion's value, skipped slices, ...).
-    """
-
-    name: str
-    passed: bool
-    value: float | None
-    limit: float | None
-    detail: str | None = None
-    low: float | None = None
-    high: float | None = None
-    info: dict[str, Any] = Field(default_factory=dict)
-
-
-class PairedInterval(BaseModel):
-    """A metric's difference between two models on the same rows, with its paired bootstrap interval.
-
-    ``difference`` is ``candidate - champion`` in the metric's unit (positive
-    is better for accuracy, worse for RMSE); ``low`` and ``high`` bound its
-    two-sided percentile interval at level ``confidence``.
-    """
-
-    metric: str
-    candidate: float
-    champion: float
-    difference: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-    n: int
-
-
-class SliceScore(BaseModel):
-    """Both models' metric on one slice; ``passed`` is None when the slice was skipped (too small)."""
-
-    column: str
-    value: str
-    n: int
-    candidate: float | None = None
-    champion: float | None = None
-    drop: float | None = None
-    passed: bool | None = None
-
-
-class Latency(BaseModel):
-    """Wall-clock time of single-row prediction calls, in milliseconds."""
-
-    p50_ms: float
-    p95_ms: float
-    calls: int
+__all__ = [
+    "CHAMPION_GATE",
+    "DIFFERENCE_GATE",
+    "LATENCY_CALLS",
+    "LATENCY_GATE",
+    "RECENT_ROWS",
+    "SANITY_GATE",
+    "SIZE_GATE",
+    "Gate",
+    "Latency",
+    "PairedInterval",
+    "SliceScore",
+    "ValidationResult",
+    "measure_latency",
+    "paired_bootstrap",
+    "slice_gate_name",
+    "split_holdout",
+    "validate",
+]
 
 
 class ValidationResult(BaseModel):
@@ -185,84 +151,6 @@ def split_holdout(df: pd.DataFrame, fraction: float, timestamp_column: str | Non
 
 
 # ------------------------------------------------------------------------------------- scoring
-class _Scorer:
-    """One model's metric on any selections of holdout rows: one selection per row of an index matrix.
-
-    The labels (classification) are fixed by the whole holdout, exactly as
-    :func:`retrain.metrics.compute_metrics` sees it: with at most two labels in
-    the union of true and predicted labels, precision, recall and F1 score the
-    largest; with more they are macro averages over that union. So a selection
-    of every row gives ``compute_metrics``' value, and a slice or a resample is
-    scored with the same labels.
-    """
-
-    def __init__(self, problem: Problem, metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> None:
-        if metric not in metrics_for(problem):
-            raise ValueError(f"metric == {metric!r}, must be one of {', '.join(metrics_for(problem))}.")
-        self.metric = metric
-        self.n = len(y_true)
-        if problem == "classification":
-            labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
-            self._k = len(labels)
-            true, pred = codes[: self.n], codes[self.n :]
-            self._pairs = true * self._k + pred
-            self._correct = (true == pred).astype(np.float64)
-        else:
-            self._y = np.asarray(y_true, dtype=np.float64)
-            error = self._y - np.asarray(y_pred, dtype=np.float64)
-            self._squared = error**2
-            self._absolute = np.abs(error)
-
-    def __call__(self, index: np.ndarray) -> np.ndarray:
-        """The metric on each selection: ``index`` is (selections, rows) of row positions; returns (selections,)."""
-        metric = self.metric
-        if metric == "accuracy":
-            return np.asarray(self._correct[index].mean(axis=1))
-        if metric in ("balanced_accuracy", "precision", "recall", "f1"):
-            return self._from_confusion(index)
-        if metric == "rmse":
-            return np.asarray(np.sqrt(self._squared[index].mean(axis=1)))
-        if metric == "mae":
-            return np.asarray(self._absolute[index].mean(axis=1))
-        return self._r2(index)
-
-    def _from_confusion(self, index: np.ndarray) -> np.ndarray:
-        k, selections = self._k, index.shape[0]
-        cells = self._pairs[index] + (np.arange(selections) * k * k)[:, None]
-        confusion = np.bincount(cells.ravel(), minlength=selections * k * k).reshape(selections, k, k)
-        tp = np.diagonal(confusion, axis1=1, axis2=2).astype(np.float64)
-        support = confusion.sum(axis=2).astype(np.float64)  # true rows per label
-        predicted = confusion.sum(axis=1).astype(np.float64)  # predicted rows per label
-        if self.metric == "balanced_accuracy":  # mean recall over the labels present among the selected rows
-            present = support > 0
-            return np.asarray((_ratio(tp, support) * present).sum(axis=1) / present.sum(axis=1))
-        if k <= 2:  # binary: the positive label is the largest
-            tp, support, predicted = tp[:, -1:], support[:, -1:], predicted[:, -1:]
-        if self.metric == "precision":
-            return np.asarray(_ratio(tp, predicted).mean(axis=1))
-        if self.metric == "recall":
-            return np.asarray(_ratio(tp, support).mean(axis=1))
-        return np.asarray(_ratio(2.0 * tp, support + predicted).mean(axis=1))
-
-    def _r2(self, index: np.ndarray) -> np.ndarray:
-        y = self._y[index]
-        ss_tot = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        ss_res = self._squared[index].sum(axis=1)
-        constant = np.where(ss_res == 0, 1.0, 0.0)  # scikit-learn's force_finite for a constant target
-        return np.where(ss_tot > 0, 1.0 - _ratio(ss_res, ss_tot), constant)
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Element-wise ratio, 0.0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
-    out = np.zeros(np.broadcast(numerator, denominator).shape, dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
-
-
-def _all_rows(n: int) -> np.ndarray:
-    return np.arange(n)[None, :]
-
-
 def paired_bootstrap(
     problem: Problem,
     metric: str,
@@ -280,7 +168,9 @@ def paired_bootstrap(
     models on those same rows, so the interval reflects only how the two models
     differ, not how hard the sampled rows happen to be. Resample ``b`` is row
     ``b`` of ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``
-    (drawn in blocks of rows to bound memory; the draws are the same). The
+    (drawn in blocks of rows to bound memory; the draws are the same), applied
+    as row counts to both models' statistics by the metric engine
+    (:func:`retrain.metrics.paired.paired_differences`). The
     interval is the percentile interval: numpy's default (linear) quantiles
     ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` of the resampled
     differences.
@@ -313,10 +203,6 @@ def paired_bootstrap(
         An unknown metric, arrays of different lengths, or ``resamples`` or
         ``confidence`` out of range.
     """
-    if resamples < 1:
-        raise ValueError(f"resamples == {resamples!r}, must be >= 1.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence == {confidence!r}, must be > 0 and < 1.")
     true, candidate, champion = (np.asarray(a) for a in (y_true, candidate_pred, champion_pred))
     n = len(true)
     if len(candidate) != n or len(champion) != n:
@@ -326,61 +212,26 @@ def paired_bootstrap(
         )
     if n == 0:
         raise InsufficientData("no rows to compare the candidate and the champion on")
-    score_candidate = _Scorer(problem, metric, true, candidate)
-    score_champion = _Scorer(problem, metric, true, champion)
-    rng = np.random.default_rng(seed)
-    differences = np.empty(resamples, dtype=np.float64)
-    per_block = max(1, _BLOCK // n)
-    for start in range(0, resamples, per_block):
-        stop = min(resamples, start + per_block)
-        index = rng.integers(0, n, size=(stop - start, n))
-        differences[start:stop] = score_candidate(index) - score_champion(index)
-    low, high = np.quantile(differences, [(1 - confidence) / 2, (1 + confidence) / 2])
-    everything = _all_rows(n)
-    candidate_value, champion_value = float(score_candidate(everything)[0]), float(score_champion(everything)[0])
+    check_ci(confidence, resamples)
+    candidate_value, champion_value, low, high = paired_differences(
+        metric_scorer(problem, metric, true, candidate),
+        metric_scorer(problem, metric, true, champion),
+        n,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
     return PairedInterval(
         metric=metric,
         candidate=candidate_value,
         champion=champion_value,
         difference=candidate_value - champion_value,
-        low=float(low),
-        high=float(high),
+        low=low,
+        high=high,
         confidence=confidence,
         resamples=resamples,
         n=n,
     )
-
-
-def prediction_difference(problem: Problem, candidate: Any, champion: Any, *, tolerance: float = 0.0) -> float | None:
-    """Share of rows on which two models' predictions differ (shadow comparison).
-
-    Classification: the predicted classes differ. Regression: they are more than
-    ``tolerance`` apart (target unit); a missing or non-finite prediction differs
-    from everything.
-
-    Returns
-    -------
-    float or None
-        The share in [0, 1], or None when there are no rows.
-
-    Raises
-    ------
-    ValueError
-        Arrays of different lengths, or a negative ``tolerance``.
-    """
-    if tolerance < 0:
-        raise ValueError(f"tolerance == {tolerance!r}, must be >= 0.")
-    a, b = np.asarray(candidate), np.asarray(champion)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"candidate has shape {a.shape} and champion {b.shape}; they must be 1-D and alike.")
-    if a.size == 0:
-        return None
-    if problem == "classification":
-        differs = np.asarray(a != b, dtype=bool)
-    else:
-        gap = np.abs(a.astype(np.float64) - b.astype(np.float64))
-        differs = ~(gap <= tolerance)  # NaN gaps differ
-    return float(differs.mean())
 
 
 def measure_latency(
@@ -518,9 +369,9 @@ def validate(
         candidate = np.asarray(candidate_pred)[labelled]
         candidate_metrics = _metrics(config, y_true, candidate)
     for name, limit in spec.min.items():
-        gates.append(_bound_gate(f"min {name}", candidate_metrics.get(name), limit, at_least=True))
+        gates.append(bound_gate(f"min {name}", candidate_metrics.get(name), limit, at_least=True))
     for name, limit in spec.max.items():
-        gates.append(_bound_gate(f"max {name}", candidate_metrics.get(name), limit, at_least=False))
+        gates.append(bound_gate(f"max {name}", candidate_metrics.get(name), limit, at_least=False))
 
     comparison: PairedInterval | None = None
     slices: list[SliceScore] = []
@@ -536,7 +387,7 @@ def validate(
                 confidence=spec.compare.confidence,
                 seed=spec.compare.seed,
             )
-        gates.append(_champion_gate(spec.compare, metric, comparison))
+        gates.append(champion_gate(spec.compare, metric, comparison, up=higher_is_better(metric)))
         if spec.slices is not None:
             slice_gates, slices = _slice_gates(config, spec.slices, holdout, labelled, y_true, candidate, champion)
             gates.extend(slice_gates)
@@ -545,15 +396,15 @@ def validate(
     n_recent = 0
     if champion is not None and recent is not None:
         n_recent = len(recent[0])
-        difference = prediction_difference(
+        difference = difference_rate(
             config.problem, recent[0], recent[1], tolerance=spec.prediction_difference_tolerance
         )
     if champion is not None and spec.max_prediction_difference is not None:
-        gates.append(_difference_gate(config, spec.max_prediction_difference, difference, n_recent, recent is None))
+        gates.append(difference_gate(config, spec.max_prediction_difference, difference, n_recent, recent is None))
     if spec.max_latency_p95_ms is not None:
-        gates.append(_latency_gate(latency, spec.max_latency_p95_ms))
+        gates.append(latency_gate(latency, spec.max_latency_p95_ms))
     if spec.max_artifact_bytes is not None:
-        gates.append(_size_gate(artifact_bytes, spec.max_artifact_bytes))
+        gates.append(size_gate(artifact_bytes, spec.max_artifact_bytes))
 
     return ValidationResult(
         passed=all(gate.passed for gate in gates),
@@ -579,8 +430,7 @@ def _targets(config: ModelConfig, holdout: pd.DataFrame) -> tuple[np.ndarray, np
             f"validation.metric: the primary metric {config.primary_metric!r} cannot be computed from predicted "
             f"labels on the holdout; set validation.metric to one of {', '.join(metrics_for(config.problem))}"
         )
-    if config.target not in holdout.columns:
-        raise SchemaMismatch(f"holdout is missing target column {config.target!r}", missing=[config.target])
+    require_columns(holdout, [config.target], what="holdout", role="target")
     y_all = holdout[config.target].to_numpy()
     labelled = ~pd.isna(y_all)
     if not labelled.any():
@@ -627,8 +477,8 @@ def _unexpected_classes(pred: np.ndarray, y_true: np.ndarray, classes: Sequence[
     unexpected = sorted((v for v in pd.unique(np.asarray(pred, dtype=object)).tolist() if v not in expected), key=repr)
     if not unexpected:
         return None
-    return f"predicts {_count(len(unexpected), 'class', 'classes')} seen neither in training nor in the holdout: " + (
-        _names([repr(v) for v in unexpected])
+    return f"predicts {counted(len(unexpected), 'class', 'classes')} seen neither in training nor in the holdout: " + (
+        listed([repr(v) for v in unexpected])
     )
 
 
@@ -643,81 +493,16 @@ def _sanity_gate(
         problem = f"regression predictions must be numbers, got dtype {values.dtype}"
     detail = problem or f"{n_rows} predictions, none missing"
     if problem is None and config.problem == "classification":
-        detail += f", {_count(len(pd.unique(values)), 'class', 'classes')}, all seen in training or the holdout"
-    return Gate(name=SANITY_GATE, passed=problem is None, value=None, limit=None, detail=detail)
+        detail += f", {counted(len(pd.unique(values)), 'class', 'classes')}, all seen in training or the holdout"
+    return Gate(name=SANITY_GATE, passed=problem is None, value=None, threshold=None, detail=detail)
 
 
 def _metrics(config: ModelConfig, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     return {name: float(value) for name, value in compute_metrics(config.problem, y_true, y_pred).items()}
 
 
-def _bound_gate(name: str, value: float | None, limit: float, *, at_least: bool) -> Gate:
-    if value is None:
-        return Gate(name=name, passed=False, value=None, limit=limit, detail="not computed")
-    if not math.isfinite(value):
-        return Gate(name=name, passed=False, value=None, limit=limit, detail="undefined on this holdout")
-    if at_least:
-        passed = value >= limit - _EPS
-        detail = f"{_fmt(value)} {'>=' if passed else '<'} {_fmt(limit)}"
-    else:
-        passed = value <= limit + _EPS
-        detail = f"{_fmt(value)} {'<=' if passed else '>'} {_fmt(limit)}"
-    return Gate(name=name, passed=passed, value=value, limit=limit, detail=detail)
-
-
-def _champion_gate(compare: Compare, metric: str, comparison: PairedInterval | None) -> Gate:
-    """Judge the paired interval: its worse end, read in the metric's direction, against ``±delta``."""
-    up = higher_is_better(metric)
-    delta, better = compare.delta, compare.mode == "better"
-    # The bound, in (candidate - champion) units, that the interval's worse end is held to.
-    limit = (delta if better else -delta) * (1 if up else -1) + 0.0  # + 0.0: no -0.0
-    if comparison is None:
-        return Gate(name=CHAMPION_GATE, passed=False, value=None, limit=limit, detail="not computed")
-    low, high = comparison.low, comparison.high
-    if not all(math.isfinite(v) for v in (comparison.difference, low, high)):
-        return Gate(name=CHAMPION_GATE, passed=False, value=None, limit=limit, detail=f"{metric} undefined")
-    worst_gain = low if up else -high  # the least improvement the interval allows (positive = better)
-    passed = worst_gain > delta + _EPS if better else worst_gain >= -delta - _EPS
-    margin = f" {_fmt(delta)}" if delta > 0 else ""
-    if better:
-        verdict = (
-            (f"better by more than{margin}" if delta > 0 else "significantly better")
-            if passed
-            else (f"not better by{margin}" if delta > 0 else "not significantly better")
-        )
-    else:
-        verdict = (
-            (f"not worse by more than{margin}" if delta > 0 else "not worse")
-            if passed
-            else (f"may be worse by more than{margin}" if delta > 0 else "may be worse")
-        )
-    detail = (
-        f"{metric} {_fmt(comparison.candidate)} vs {_fmt(comparison.champion)}: "
-        f"{_signed(comparison.difference)} [{_signed(low)}, {_signed(high)}] {verdict}"
-    )
-    info = {
-        "candidate": comparison.candidate,
-        "champion": comparison.champion,
-        "mode": compare.mode,
-        "delta": delta,
-        "confidence": comparison.confidence,
-        "resamples": comparison.resamples,
-        "n": comparison.n,
-    }
-    return Gate(
-        name=CHAMPION_GATE,
-        passed=passed,
-        value=comparison.difference,
-        limit=limit,
-        detail=detail,
-        low=low,
-        high=high,
-        info=info,
-    )
-
-
 def _slice_keys(values: np.ndarray) -> np.ndarray:
-    """Slice value of each row as text (``2.0`` as ``"2"``, missing as :data:`MISSING_SLICE`)."""
+    """Slice value of each row as text (``2.0`` as ``"2"``, missing as :data:`~retrain.frames.MISSING`)."""
     column = pd.Series(values)
     missing = column.isna().to_numpy()
     if pd.api.types.is_float_dtype(column):
@@ -725,7 +510,7 @@ def _slice_keys(values: np.ndarray) -> np.ndarray:
     else:
         text = [str(v) for v in column]
     keys = np.asarray(text, dtype=object)
-    keys[missing] = MISSING_SLICE
+    keys[missing] = MISSING
     return keys
 
 
@@ -738,119 +523,32 @@ def _slice_gates(
     candidate: np.ndarray | None,
     champion: np.ndarray,
 ) -> tuple[list[Gate], list[SliceScore]]:
-    missing = [c for c in spec.columns if c not in holdout.columns]
-    if missing:
-        raise SchemaMismatch(
-            f"holdout is missing slice column {missing[0]!r} (validation.slices.columns)", missing=missing
-        )
+    require_columns(holdout, spec.columns, what="holdout", role="slice", setting="validation.slices.columns")
     metric = config.primary_metric
-    score_champion = _Scorer(config.problem, metric, y_true, champion)
-    score_candidate = _Scorer(config.problem, metric, y_true, candidate) if candidate is not None else None
+    n = len(y_true)
+    score_champion = metric_scorer(config.problem, metric, y_true, champion)
+    score_candidate = metric_scorer(config.problem, metric, y_true, candidate) if candidate is not None else None
     gates, scores = [], []
     for column in spec.columns:
         keys = _slice_keys(holdout[column].to_numpy()[labelled])
         values, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         rows = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
+        judged = [i for i, positions in enumerate(rows) if len(positions) >= spec.min_size]
+        both: dict[int, tuple[float, float]] = {}
+        if score_candidate is not None and judged:
+            selections = [rows[i] for i in judged]  # every slice of the column in a few weighted passes
+            candidates = selection_scores(score_candidate, selections, n).tolist()
+            champions = selection_scores(score_champion, selections, n).tolist()
+            both = dict(zip(judged, zip(candidates, champions, strict=True), strict=True))
         column_scores = []
-        for value, positions in zip(values.tolist(), rows, strict=True):
+        for i, (value, positions) in enumerate(zip(values.tolist(), rows, strict=True)):
             score = SliceScore(column=column, value=value, n=len(positions))
-            if len(positions) >= spec.min_size and score_candidate is not None:
-                selection = positions[None, :]
-                score.candidate = float(score_candidate(selection)[0])
-                score.champion = float(score_champion(selection)[0])
+            if i in both:
+                score.candidate, score.champion = both[i]
                 gain = score.candidate - score.champion
                 score.drop = (-gain if higher_is_better(metric) else gain) + 0.0  # + 0.0: no -0.0
-                score.passed = score.drop <= spec.max_drop + _EPS
+                score.passed = score.drop <= spec.max_drop + EPS
             column_scores.append(score)
-        gates.append(_slice_gate(column, metric, spec, column_scores, computed=score_candidate is not None))
+        gates.append(slice_gate(column, metric, spec, column_scores, computed=score_candidate is not None))
         scores.extend(column_scores)
     return gates, scores
-
-
-def _slice_gate(column: str, metric: str, spec: Slices, scores: list[SliceScore], *, computed: bool) -> Gate:
-    name = slice_gate_name(column)
-    if not computed:
-        return Gate(name=name, passed=False, value=None, limit=spec.max_drop, detail="not computed")
-    judged = [s for s in scores if s.passed is not None]
-    skipped = [s for s in scores if s.passed is None]
-    skip_note = ""
-    if skipped:
-        listed = _names([f"{s.value} (n={s.n})" for s in skipped])
-        skip_note = f"; skipped below {spec.min_size} rows: {listed}"
-    info: dict[str, Any] = {
-        "metric": metric,
-        "judged": len(judged),
-        "skipped": [{"value": s.value, "n": s.n} for s in skipped[:_LISTED]],
-    }
-    if not judged:
-        detail = f"no slice has {spec.min_size} labelled rows{skip_note}"
-        return Gate(name=name, passed=True, value=None, limit=spec.max_drop, detail=detail, info=info)
-    worst = max(judged, key=lambda s: s.drop if s.drop is not None else -math.inf)
-    assert worst.drop is not None
-    assert worst.candidate is not None
-    assert worst.champion is not None
-    failing = [s for s in judged if not s.passed]
-    op = ">" if failing else "<="
-    detail = (
-        f"{'worst ' if not failing else ''}{column}={worst.value} (n={worst.n}): {metric} {_fmt(worst.candidate)} vs "
-        f"{_fmt(worst.champion)}, drop {_fmt(worst.drop)} {op} {_fmt(spec.max_drop)}"
-    )
-    if len(failing) > 1:
-        detail += f" ({len(failing)} of {len(judged)} slices regress)"
-    info.update(worst=worst.value, n=worst.n, candidate=worst.candidate, champion=worst.champion)
-    info["failing"] = [s.value for s in failing[:_LISTED]]
-    return Gate(
-        name=name, passed=not failing, value=worst.drop, limit=spec.max_drop, detail=detail + skip_note, info=info
-    )
-
-
-def _difference_gate(config: ModelConfig, ceiling: float, rate: float | None, n_recent: int, unmeasured: bool) -> Gate:
-    tolerance = config.validation.prediction_difference_tolerance
-    info: dict[str, Any] = {"n": n_recent}
-    if config.problem == "regression":
-        info["tolerance"] = tolerance
-    if unmeasured:
-        return Gate(name=DIFFERENCE_GATE, passed=False, value=None, limit=ceiling, detail="not measured", info=info)
-    if rate is None:
-        detail = "no recent inputs in the monitoring window: not measured"
-        return Gate(name=DIFFERENCE_GATE, passed=True, value=None, limit=ceiling, detail=detail, info=info)
-    passed = rate <= ceiling + _EPS
-    how = "predicted differently" if config.problem == "classification" else f"apart by more than {_fmt(tolerance)}"
-    detail = f"{rate:.2%} of {n_recent} recent inputs {how} ({'<=' if passed else '>'} {ceiling:.2%})"
-    return Gate(name=DIFFERENCE_GATE, passed=passed, value=rate, limit=ceiling, detail=detail, info=info)
-
-
-def _latency_gate(latency: Latency | None, budget: float) -> Gate:
-    if latency is None:
-        return Gate(name=LATENCY_GATE, passed=False, value=None, limit=budget, detail="not measured")
-    passed = latency.p95_ms <= budget + _EPS
-    detail = (
-        f"{latency.p95_ms:.3f} ms per single-row call (p95 of {latency.calls}) {'<=' if passed else '>'} {budget:g} ms"
-    )
-    info = {"p50_ms": latency.p50_ms, "calls": latency.calls}
-    return Gate(name=LATENCY_GATE, passed=passed, value=latency.p95_ms, limit=budget, detail=detail, info=info)
-
-
-def _size_gate(size: int | None, budget: int) -> Gate:
-    if size is None:
-        return Gate(name=SIZE_GATE, passed=False, value=None, limit=float(budget), detail="not measured")
-    passed = size <= budget
-    detail = f"{size} bytes ({size / 2**20:.2f} MiB) {'<=' if passed else '>'} {budget} bytes"
-    return Gate(name=SIZE_GATE, passed=passed, value=float(size), limit=float(budget), detail=detail)
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def _names(items: list[str]) -> str:
-    shown = ", ".join(items[:_NAMED])
-    return shown if len(items) <= _NAMED else f"{shown} and {len(items) - _NAMED} more"
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.4f}" if abs(value) < 1e6 else f"{value:+.6g}"
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.6g}"

@@ -52,23 +52,18 @@ def write(path: Path, content: str | bytes) -> Path:
     return path
 
 
+def local_run_args(
+    out: Path, *, config: Path = CONFIG, reference: Path, current: Path, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The command line ``retrain local-run`` with these files, then ``extra``."""
+    files = ["--config", str(config), "--reference", str(reference), "--current", str(current), "--out", str(out)]
+    return ["local-run", *files, *extra]
+
+
 def local_run(
     out: Path, *, config: Path = CONFIG, reference: Path, current: Path, extra: tuple[str, ...] = ()
 ) -> tuple[int, dict[str, Any]]:
-    code = main(
-        [
-            "local-run",
-            "--config",
-            str(config),
-            "--reference",
-            str(reference),
-            "--current",
-            str(current),
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
+    code = main(local_run_args(out, config=config, reference=reference, current=current, extra=extra))
     result = json.loads((out / "result.json").read_text())
     assert set(result) >= RESULT_CONTRACT
     return code, result
@@ -292,19 +287,7 @@ def test_validate_config_refuses_what_every_run_refuses_and_local_run_says_the_s
 def test_out_pointing_at_a_file_is_refused(data, tmp_path, capsys):
     out = write(tmp_path / "taken", "x")
 
-    code = main(
-        [
-            "local-run",
-            "--config",
-            str(CONFIG),
-            "--reference",
-            str(data["reference"]),
-            "--current",
-            str(data["stable"]),
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(local_run_args(out, reference=data["reference"], current=data["stable"]))
 
     assert code == 2
     assert f"--out {out} is a file; give a directory for result.json" in capsys.readouterr().err
@@ -313,20 +296,7 @@ def test_out_pointing_at_a_file_is_refused(data, tmp_path, capsys):
 
 def test_force_without_a_manual_trigger_is_refused(data, tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
-        main(
-            [
-                "local-run",
-                "--config",
-                str(CONFIG),
-                "--reference",
-                str(data["reference"]),
-                "--current",
-                str(data["stable"]),
-                "--out",
-                str(tmp_path),
-                "--force",
-            ]
-        )
+        main(local_run_args(tmp_path, reference=data["reference"], current=data["stable"], extra=("--force",)))
 
     assert exited.value.code == 2
     assert "--force applies only to --trigger manual" in capsys.readouterr().err
@@ -357,7 +327,7 @@ def cloud_run(reused_cloud: LocalCloud, data, tmp_path):
     yield run
     champion = registry.get_champion(settings.registry_table, "churn")
     assert champion is not None
-    assert int(champion["version"]) == 1
+    assert champion.version == 1
 
 
 def test_a_window_with_its_own_ids_and_timestamps_runs(cloud_run):
@@ -394,7 +364,7 @@ def test_a_failed_run_keeps_what_its_checks_found(cloud_run):
     assert "'contract'" in result["error"]
     assert result["triggered"] is True
     assert result["reasons"]
-    assert result["checks"]["drift"]["triggered"] is True
+    assert result["checks"]["drift"]["fired"] is True
     assert "contract" in result["checks"]["drift"]["schema_drifted"]
     assert result["champion_version"] == 1
 

@@ -65,7 +65,7 @@ def _parameter(cloud):
 
 
 def _statuses(settings):
-    return {v["version"]: v["status"] for v in registry.list_versions(settings.registry_table, "churn")}
+    return {v.version: v.status for v in registry.list_versions(settings.registry_table, "churn")}
 
 
 # ----------------------------------------------------------------------------------- promoted
@@ -79,13 +79,14 @@ def test_a_first_champion_that_passes_its_floors_is_promoted_and_published(cloud
     # Then v1 is the champion, published for serving code, and the config is deployed
     assert code == 0
     champion = registry.get_champion(settings.registry_table, "churn")
-    assert champion["version"] == 1
-    assert champion["trigger"] == "bootstrap"
+    assert champion is not None
+    assert champion.version == 1
+    assert champion.trigger == "bootstrap"
     assert _parameter(cloud) == {
         "model": "churn",
         "version": 1,
-        "artifact_uri": champion["artifact_uri"],
-        "sha256": champion["sha256"],
+        "artifact_uri": champion.artifact_uri,
+        "sha256": champion.sha256,
     }
     stored = cloud.client("s3").get_object(Bucket=settings.data_bucket, Key="configs/churn.yaml")["Body"].read()
     assert stored.decode() == CONFIG.read_text()
@@ -136,8 +137,10 @@ def test_a_first_version_below_its_floor_is_rejected_and_nothing_is_promoted(clo
     assert "< 0.9990" in err
     assert registry.get_champion(settings.registry_table, "churn") is None
     record = registry.get_version(settings.registry_table, "churn", 1)
-    assert record["status"] == "rejected"
-    assert [r.split(":")[0] for r in json.loads(record["reasons"])] == ["min accuracy"]
+    assert record is not None
+    assert record.status == "rejected"
+    assert record.reasons is not None
+    assert [r.split(":")[0] for r in json.loads(record.reasons)] == ["min accuracy"]
     assert _keys(cloud, settings.data_bucket) == []  # no config, no reference
     assert _parameter(cloud) is None
 
@@ -186,8 +189,10 @@ def test_force_promotes_a_candidate_that_beats_the_champion(deployed_churn, file
     # Then v2 faced every gate against v1 on the same holdout, passed, and replaced it
     assert code == 0
     record = registry.get_version(settings.registry_table, "churn", 2)
-    assert record["compared_with"] == 1
-    assert [g["name"] for g in record["gates"]] == ["prediction sanity", "min accuracy", "vs champion"]
+    assert record is not None
+    assert record.compared_with == 1
+    assert record.gates is not None
+    assert [g["name"] for g in record.gates] == ["prediction sanity", "min accuracy", "vs champion"]
     assert _statuses(settings) == {1: "archived", 2: "champion"}
     assert _parameter(cloud)["version"] == 2
     assert "promoted: churn v2 is the champion (was v1)" in capsys.readouterr().out

@@ -46,7 +46,7 @@ def test_local_run_writes_the_result_contract_and_exits_zero(files, tmp_path, ca
         "method",
         "statistic",
         "p_value",
-        "drifted",
+        "fired",
     }
     assert result["candidate"]["version"] == 2
     lineage = result["lineage"]

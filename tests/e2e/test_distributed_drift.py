@@ -101,12 +101,12 @@ def test_single_and_distributed_engines_give_the_same_verdicts(module_cloud, mod
     assert one["n_current"] == other["n_current"] == PARTITIONS * ROWS
 
     # And the verdicts are the same: per feature, for the data set, for the predictions
-    verdicts = {name: f["drifted"] for name, f in one["features"].items()}
-    assert verdicts == {name: f["drifted"] for name, f in other["features"].items()}
+    verdicts = {name: f["fired"] for name, f in one["features"].items()}
+    assert verdicts == {name: f["fired"] for name, f in other["features"].items()}
     assert {name for name, drifted in verdicts.items() if drifted} == set(DRIFTED)
-    assert (one["drifted"], one["n_drifted"], one["share"]) == (other["drifted"], other["n_drifted"], other["share"])
-    assert one["drifted"] is True
-    assert one["prediction"]["drifted"] == other["prediction"]["drifted"]
+    assert (one["fired"], one["n_drifted"], one["share"]) == (other["fired"], other["n_drifted"], other["share"])
+    assert one["fired"] is True
+    assert one["prediction"]["fired"] == other["prediction"]["fired"]
     # And the CLI's state printer follows the Map's history: every state of the branch, none failed
     printed = _printed(module_cloud, distributed_run)
     assert {"DriftCheck", "Distributed?", "ProfileWindow", "JudgeDrift"} <= set(printed)
@@ -124,7 +124,7 @@ def test_an_unreadable_partition_fails_the_run_naming_it_and_keeps_the_champion(
     corrupt = window[137]
     original = aws.get_bytes(settings.data_bucket, corrupt)
     aws.put_bytes(settings.data_bucket, corrupt, b"PAR1 this is not a parquet file")
-    champion = registry.require_champion(settings.registry_table, "churn")["version"]
+    champion = registry.require_champion(settings.registry_table, "churn").version
     try:
         # When the distributed check runs
         described, report = _run(module_cloud, module_churn, "distributed", "drift-corrupt")
@@ -138,7 +138,7 @@ def test_an_unreadable_partition_fails_the_run_naming_it_and_keeps_the_champion(
     assert corrupt in drift["error"]
     assert drift["error"].startswith("UnreadableData: ")
     assert corrupt in described.get("cause", "")
-    assert registry.require_champion(settings.registry_table, "churn")["version"] == champion
+    assert registry.require_champion(settings.registry_table, "churn").version == champion
     # The Map failed as on AWS (its own error names no object); JudgeDrift read the batch's failure record
     judged = [
         json.loads(e["stateEnteredEventDetails"]["input"])

@@ -48,7 +48,7 @@ class RunFailedEvents:
 
     def received(self) -> list[dict[str, Any]]:
         """Every event delivered so far (each once)."""
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
@@ -140,7 +140,9 @@ def test_a_failed_train_publishes_one_run_failed_naming_the_step_error_and_cause
     assert detail["error"] == "InsufficientData"
     assert "churn: 3 training rows, need at least 50" in json.loads(detail["cause"])["errorMessage"]
     assert detail["lock"] == "released"
-    assert registry.get_champion(deployed_churn.settings.registry_table, "churn")["version"] == 1
+    champion = registry.get_champion(deployed_churn.settings.registry_table, "churn")
+    assert champion is not None
+    assert champion.version == 1
 
 
 def test_a_trigger_for_an_unknown_model_publishes_run_failed_from_normalize(cloud, run_failed):

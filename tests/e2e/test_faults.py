@@ -47,7 +47,7 @@ class State:
     parameter: int | None
     lock: bool
     versions: dict[int, str]
-    records: dict[int, dict[str, Any]]
+    records: dict[int, registry.ModelVersion]
 
 
 def state(deployment: Deployment) -> State:
@@ -58,12 +58,12 @@ def state(deployment: Deployment) -> State:
     lock = deployment.cloud.client("dynamodb").get_item(
         TableName=table, Key={"pk": {"S": registry.model_pk("churn")}, "sk": {"S": "LOCK"}}
     )
-    records = {int(v["version"]): v for v in registry.list_versions(table, "churn")}
+    records = {v.version: v for v in registry.list_versions(table, "churn")}
     return State(
-        champion=int(champion["version"]) if champion else None,
+        champion=champion.version if champion else None,
         parameter=int(parameter["version"]),
         lock="Item" in lock,
-        versions={v: r["status"] for v, r in records.items()},
+        versions={v: r.status for v, r in records.items()},
         records=records,
     )
 
@@ -76,8 +76,11 @@ def run(deployment: Deployment, name: str) -> dict[str, Any]:
     return described
 
 
-def retried(deployment: Deployment, described: dict[str, Any], name: str) -> list[str]:
-    """The errors of every failed attempt of state ``name``, in order, from the execution history."""
+def retried(deployment: Deployment, described: dict[str, Any], name: str) -> list[str | None]:
+    """The errors of every failed attempt of state ``name``, in order, from the execution history.
+
+    An attempt whose failure event names no error counts as ``None``.
+    """
     events = deployment.cloud.client("stepfunctions").get_execution_history(
         executionArn=described["executionArn"], maxResults=1000
     )["events"]
@@ -177,9 +180,7 @@ def two_sdk_attempts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     What the state machine sees is the same: after the SDK's last attempt the step raises TransientError.
     """
-    from botocore.config import Config
-
-    monkeypatch.setattr(aws, "_RETRIES", Config(retries={"total_max_attempts": 2, "mode": "standard"}))
+    monkeypatch.setattr(aws, "RETRIES", {"total_max_attempts": 2, "mode": "standard"})
     aws.reset_clients()
     yield
     monkeypatch.undo()
@@ -246,8 +247,10 @@ def test_a_validate_failure_marks_the_candidate_failed_with_the_reason_and_expir
     after = state(churn)
     assert described["status"] == "FAILED"
     assert after.versions == {1: "champion", 2: "failed"}
-    assert "Validate failed: RuntimeError" in after.records[2]["failure"]
-    assert "the holdout could not be scored" in after.records[2]["failure"]
+    failure = after.records[2].failure
+    assert failure is not None
+    assert "Validate failed: RuntimeError" in failure
+    assert "the holdout could not be scored" in failure
     assert expired(churn, 2) == ["model.skops", "model-profile.npz"]
     assert expired(churn, 1) == []
 
@@ -303,7 +306,9 @@ def test_a_model_profile_that_cannot_be_written_leaves_a_failed_version_whose_ar
     assert "model-profile.npz: AccessDenied" in described["cause"]
     assert (after.champion, after.parameter, after.lock) == (1, 1, False)
     assert after.versions == {1: "champion", 2: "failed"}
-    assert "Train failed" in after.records[2]["failure"]
+    failure = after.records[2].failure
+    assert failure is not None
+    assert "Train failed" in failure
     assert expired(churn, 2) == ["model.skops"]  # the only file it wrote
 
 
@@ -514,7 +519,9 @@ def test_a_candidate_left_by_a_run_that_died_is_marked_failed_by_the_next_run(
     assert v1 is not None
     version = registry.next_version(table, "churn")
     keep = ("artifact_uri", "sha256", "snapshot_id", "config_sha256", "estimator")
-    registry.register_version(table, "churn", version, {**{k: v1[k] for k in keep}, "execution": "stopped-run"})
+    registry.register_version(
+        table, "churn", version, {**{k: v1.fields()[k] for k in keep}, "execution": "stopped-run"}
+    )
 
     # When the next run starts
     described = run(churn, "after-a-dead-run")
@@ -523,5 +530,6 @@ def test_a_candidate_left_by_a_run_that_died_is_marked_failed_by_the_next_run(
     assert described["state"]["reconcile"]["failed_versions"] == [version]
     record = registry.get_version(table, "churn", version)
     assert record is not None
-    assert record["status"] == "failed"
-    assert "stopped-run" in record["failure"]
+    assert record.status == "failed"
+    assert record.failure is not None
+    assert "stopped-run" in record.failure

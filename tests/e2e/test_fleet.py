@@ -72,7 +72,7 @@ def _hold_lock(cloud, table, model, owner):
 
 
 def _versions(deployment):
-    return [v["version"] for v in registry.list_versions(deployment.settings.registry_table, deployment.config.model)]
+    return [v.version for v in registry.list_versions(deployment.settings.registry_table, deployment.config.model)]
 
 
 def test_each_registered_model_has_its_own_schedule_and_alarms(cloud, two_models):
@@ -148,7 +148,9 @@ def test_one_models_cooldown_does_not_stop_another_model(cloud, two_models, drif
     # Then churn is in its cooldown and churn-eu retrains
     assert churn["outcome"] == "cooldown"
     assert other["outcome"] == "promoted"
-    assert registry.get_champion(two_models[OTHER].settings.registry_table, OTHER)["version"] == 2
+    champion = registry.get_champion(two_models[OTHER].settings.registry_table, OTHER)
+    assert champion is not None
+    assert champion.version == 2
 
 
 def test_one_models_dedupe_does_not_swallow_another_models_delivery(cloud, two_models, stable):

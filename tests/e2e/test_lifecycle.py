@@ -62,11 +62,12 @@ def test_a_promotion_publishes_the_champion_for_serving_code(deployed_churn, dri
     assert json.loads(described["output"])["outcome"] == "promoted"
     published = _champion_parameter(deployed_churn)
     champion = registry.get_champion(deployed_churn.settings.registry_table, "churn")
+    assert champion is not None
     assert published == {
         "model": "churn",
         "version": 2,
-        "artifact_uri": champion["artifact_uri"],
-        "sha256": champion["sha256"],
+        "artifact_uri": champion.artifact_uri,
+        "sha256": champion.sha256,
     }
 
 
@@ -75,7 +76,9 @@ def test_an_approved_candidate_is_promoted(cloud, churn_config, churn_reference,
     deployment.write_window(drifted, end=datetime.now(UTC))
     execution = cloud.set_alarm_state(ALARM)[0]
     run = _wait_for_approval_request(deployment, execution)
-    assert registry.get_champion(deployment.settings.registry_table, "churn")["version"] == 1
+    champion = registry.get_champion(deployment.settings.registry_table, "churn")
+    assert champion is not None
+    assert champion.version == 1
 
     assert _cli(deployment, "approve", run, "--note", "looks good") == 0
 
@@ -96,9 +99,13 @@ def test_a_rejected_candidate_is_recorded_with_the_reviewers_reason(cloud, churn
     state = json.loads(cloud.wait(execution)["output"])
     assert state["outcome"] == "rejected"
     record = registry.get_version(deployment.settings.registry_table, "churn", 2)
-    assert record["status"] == "rejected"
-    assert "approval denied: holiday traffic, wait a week" in record["reasons"]
-    assert registry.get_champion(deployment.settings.registry_table, "churn")["version"] == 1
+    assert record is not None
+    assert record.status == "rejected"
+    assert record.reasons is not None
+    assert "approval denied: holiday traffic, wait a week" in record.reasons
+    champion = registry.get_champion(deployment.settings.registry_table, "churn")
+    assert champion is not None
+    assert champion.version == 1
     assert run
 
 
@@ -120,13 +127,17 @@ def test_answering_a_run_that_waits_for_nothing_fails_clearly(deployed_churn, ca
 def test_rollback_restores_the_previous_champion_and_its_parameter(deployed_churn, drifted, capsys):
     deployed_churn.write_window(drifted, end=datetime.now(UTC))
     deployed_churn.cloud.wait(deployed_churn.cloud.set_alarm_state(ALARM)[0])
-    assert registry.get_champion(deployed_churn.settings.registry_table, "churn")["version"] == 2
+    table = deployed_churn.settings.registry_table
+    before = registry.get_champion(table, "churn")
+    assert before is not None
+    assert before.version == 2
 
     assert _cli(deployed_churn, "rollback", "--model", "churn") == 0
 
-    table = deployed_churn.settings.registry_table
-    assert registry.get_champion(table, "churn")["version"] == 1
-    assert {v["version"]: v["status"] for v in registry.list_versions(table, "churn")} == {
+    after = registry.get_champion(table, "churn")
+    assert after is not None
+    assert after.version == 1
+    assert {v.version: v.status for v in registry.list_versions(table, "churn")} == {
         1: "champion",
         2: "archived",
     }
@@ -159,9 +170,11 @@ def test_two_promotions_racing_for_one_pointer_exactly_one_wins(deployed_churn, 
         winner, loser = winners[0], (set(pair) - set(winners)).pop()
         assert isinstance(results[loser], PromotionConflict), f"round {round_}: {results}"
         history |= {champion: "archived", winner: "champion", loser: "candidate"}
-        statuses = {v["version"]: v["status"] for v in registry.list_versions(table, "churn")}
+        statuses = {v.version: v.status for v in registry.list_versions(table, "churn")}
         assert statuses == history, f"round {round_}"
-        assert registry.get_champion(table, "churn")["version"] == winner
+        pointer = registry.get_champion(table, "churn")
+        assert pointer is not None
+        assert pointer.version == winner
         champion = winner
 
 
@@ -187,7 +200,8 @@ def _promote_at_once(table, versions, *, expected):
 
 def _copy_of_v1(table, note):
     v1 = registry.get_version(table, "churn", 1)
-    return {k: v1[k] for k in ("artifact_uri", "sha256", "snapshot_id")} | {"trigger": "manual", "note": note}
+    assert v1 is not None
+    return {k: v1.fields()[k] for k in ("artifact_uri", "sha256", "snapshot_id")} | {"trigger": "manual", "note": note}
 
 
 def test_models_lists_every_version_with_its_lineage(deployed_churn, capsys):
@@ -197,6 +211,7 @@ def test_models_lists_every_version_with_its_lineage(deployed_churn, capsys):
     assert [v["version"] for v in versions] == [1]
     lineage = versions[0]
     assert lineage["status"] == "champion"
+    assert not {"pk", "sk"} & set(lineage)  # the record's fields, not the table's key
     assert {"snapshot_id", "config_sha256", "libraries", "trigger", "execution", "sha256"} <= set(lineage)
 
 

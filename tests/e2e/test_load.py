@@ -212,7 +212,9 @@ def test_a_hundred_deliveries_for_ten_models_at_once_make_exactly_one_run_per_mo
         ended[outcome] += 1
         assert outcome == ("promoted" if model in approved else "rejected"), model
         assert lock_item(fleet[model].settings, model) is None, f"{model} still locked"
-        assert registry.get_champion(table, model)["version"] == (2 if model in approved else 1), model
+        champion = registry.get_champion(table, model)
+        assert champion is not None, model
+        assert champion.version == (2 if model in approved else 1), model
     locks = aws.dynamodb().scan(
         TableName=table, FilterExpression="sk = :lock", ExpressionAttributeValues={":lock": {"S": "LOCK"}}
     )["Items"]

@@ -49,10 +49,10 @@ def test_bootstrap_over_http_makes_a_gated_first_champion(bootstrapped):
 
     champion = registry.require_champion(table, "churn")
 
-    assert champion["version"] == 1
-    assert champion["trigger"] == "bootstrap"
+    assert champion.version == 1
+    assert champion.trigger == "bootstrap"
     parameter = bootstrapped.client("ssm").get_parameter(Name="/retrain/champion/churn")["Parameter"]
-    assert json.loads(parameter["Value"])["sha256"] == champion["sha256"]
+    assert json.loads(parameter["Value"])["sha256"] == champion.sha256
     config = bootstrapped.client("s3").get_object(
         Bucket=bootstrapped.outputs["DataBucketName"], Key="configs/churn.yaml"
     )

@@ -88,7 +88,7 @@ def _built_from_history(cloud: LocalCloud, execution_arn: str, *, before: int) -
         described,
         trigger="schedule",
         champion_before=before,
-        champion_after=int(after["version"]) if after else None,
+        champion_after=after.version if after else None,
         history=cloud.history(execution_arn),
     )
 

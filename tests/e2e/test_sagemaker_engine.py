@@ -72,8 +72,8 @@ def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snap
     table = deployment.settings.registry_table
     record = registry.get_version(table, "churn", state["candidate"]["version"])
     assert record is not None
-    assert record["training_job"] == job["name"]
-    assert record["snapshot_id"] == state["snapshot"]["id"]
+    assert record.training_job == job["name"]
+    assert record.snapshot_id == state["snapshot"]["id"]
 
     # When the Train function (the Lambda engine) trains from the same snapshot and seed
     answer = invoke(
@@ -89,14 +89,16 @@ def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snap
     holdout = snapshot.split(frame, manifest)[1]
     config = deployment.config
     x = training.feature_frame(holdout, config)
-    job_model = load_model(record["artifact_uri"], record["sha256"])
-    lambda_model = load_model(other["artifact_uri"], other["sha256"])
+    assert record.sha256 is not None
+    assert other.sha256 is not None
+    job_model = load_model(record.artifact_uri, record.sha256)
+    lambda_model = load_model(other.artifact_uri, other.sha256)
     assert np.array_equal(job_model.predict(x), lambda_model.predict(x))
     assert np.array_equal(job_model.predict_proba(x), lambda_model.predict_proba(x))
-    assert (record["trained_rows"], record["importances"]) == (other["trained_rows"], other["importances"])
-    assert record["config_sha256"] == other["config_sha256"]
+    assert (record.trained_rows, record.importances) == (other.trained_rows, other.importances)
+    assert record.config_sha256 == other.config_sha256
     # The artifact bytes differ: skops names each array in its zip after the object's id in the writing process
-    assert record["sha256"] != other["sha256"]
+    assert record.sha256 != other.sha256
 
 
 def test_a_job_that_fails_ends_the_run_failed_with_its_failure_reason(cloud, reference, drifted):
@@ -120,8 +122,10 @@ def test_a_job_that_fails_ends_the_run_failed_with_its_failure_reason(cloud, ref
     assert report["outcome"] == "failed"
     assert report["error"] == f"TrainingJobFailed: training job {job['TrainingJobName']} Failed: {job['FailureReason']}"
     # And the champion is unchanged, no candidate was registered, no model was written and the lock is free
-    assert registry.get_champion(settings.registry_table, "churn")["version"] == 1
-    assert [v["version"] for v in registry.list_versions(settings.registry_table, "churn")] == [1]
+    champion = registry.get_champion(settings.registry_table, "churn")
+    assert champion is not None
+    assert champion.version == 1
+    assert [v.version for v in registry.list_versions(settings.registry_table, "churn")] == [1]
     assert (
         list(aws.list_objects(settings.artifact_bucket, f"training-jobs/churn/{job['TrainingJobName']}/output/")) == []
     )

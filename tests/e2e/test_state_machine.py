@@ -82,7 +82,7 @@ def test_schedule_without_drift_ends_in_no_retrain(cloud, reference, stable):
     # Then nothing fires, nothing is trained, v1 stays champion and the lock is released
     assert result["outcome"] == "no-retrain"
     assert result["triggered"] is False
-    assert result["checks"]["drift"]["drifted"] is False
+    assert result["checks"]["drift"]["fired"] is False
     assert result["checks"]["metrics"]["accuracy"] >= 0.8
     assert result["candidate"] is None
     assert result["champion_version"] == 1
@@ -95,7 +95,7 @@ def test_schedule_with_drift_and_worse_metrics_promotes_a_better_candidate(cloud
     assert result["outcome"] == "promoted"
     assert result["triggered"] is True
     assert any(r.startswith("accuracy") for r in result["reasons"])
-    assert result["checks"]["drift"]["drifted"] is True
+    assert result["checks"]["drift"]["fired"] is True
     assert result["champion_version"] == 2
     assert result["candidate"]["metrics"]["accuracy"] > result["champion"]["metrics"]["accuracy"]
     assert {g["name"]: g["passed"] for g in result["gates"]} == {
@@ -103,7 +103,7 @@ def test_schedule_with_drift_and_worse_metrics_promotes_a_better_candidate(cloud
         "min accuracy": True,
         "vs champion": True,
     }
-    versions = {v["version"]: v["status"] for v in registry.list_versions(settings_of(cloud).registry_table, "churn")}
+    versions = {v.version: v.status for v in registry.list_versions(settings_of(cloud).registry_table, "churn")}
     assert versions == {1: "archived", 2: "champion"}
     assert _lock(cloud) is None
 
@@ -149,8 +149,10 @@ def test_a_candidate_below_the_floor_is_rejected_and_recorded(cloud, reference, 
     assert result["champion_version"] == 1
     assert "min accuracy: " in " ".join(result["reasons"])
     record = registry.get_version(settings_of(cloud).registry_table, "churn", 2)
-    assert record["status"] == "rejected"
-    assert "min accuracy" in record["reasons"]
+    assert record is not None
+    assert record.status == "rejected"
+    assert record.reasons is not None
+    assert "min accuracy" in record.reasons
     assert _lock(cloud) is None
 
 

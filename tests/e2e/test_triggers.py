@@ -50,7 +50,7 @@ def test_ten_deliveries_of_one_alarm_event_make_one_run(deployed_churn, drifted)
 
     assert sorted(outcomes) == ["duplicate"] * 9 + ["promoted"]
     versions = registry.list_versions(deployed_churn.settings.registry_table, "churn")
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v.version for v in versions] == [1, 2]
 
 
 def test_a_schedule_and_an_alarm_at_once_make_one_run_and_one_already_running(deployed_churn, drifted):
@@ -72,7 +72,9 @@ def test_a_trigger_during_the_cooldown_after_a_promotion_ends_in_cooldown(deploy
     outcomes = _outcomes(cloud, cloud.put_events([retrain_request("churn", reason="again")]))
 
     assert outcomes == ["cooldown"]
-    assert registry.get_champion(deployed_churn.settings.registry_table, "churn")["version"] == 2
+    champion = registry.get_champion(deployed_churn.settings.registry_table, "churn")
+    assert champion is not None
+    assert champion.version == 2
 
 
 def test_a_forced_manual_trigger_retrains_during_the_cooldown(deployed_churn, drifted):
@@ -162,6 +164,7 @@ def test_every_alarm_registered_for_a_model_watches_a_metric_the_checks_publish(
         prefix="w",
         flagged=[i % 10 == 0 for i in range(len(stable))],
     )
+    assert labels is not None
     mon = config.monitoring
     write_partitioned(deployment.settings.data_bucket, f"inference/{config.model}/", log, mon.timestamp_column, "p")
     write_partitioned(deployment.settings.data_bucket, f"labels/{config.model}/", labels, "labelled_at", "l")

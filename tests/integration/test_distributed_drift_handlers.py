@@ -91,19 +91,17 @@ def test_the_judged_profiles_give_the_single_engines_verdicts(module_churn, wind
 
     # Then each batch reports its rows, and the verdicts are the single engine's
     assert sum(o["rows"] for o in outputs) == judged["details"]["n_current"] == single["details"]["n_current"]
-    assert (judged["triggered"], judged["votes"]) == (single["triggered"], single["votes"])
+    assert (judged["fired"], judged["votes"]) == (single["fired"], single["votes"])
     one, other = single["details"], judged["details"]
-    assert {n: f["drifted"] for n, f in one["features"].items()} == {
-        n: f["drifted"] for n, f in other["features"].items()
-    }
+    assert {n: f["fired"] for n, f in one["features"].items()} == {n: f["fired"] for n, f in other["features"].items()}
     for name, feature in one["features"].items():
         assert other["features"][name]["statistic"] == pytest.approx(feature["statistic"], rel=1e-9, abs=1e-12)
-    assert other["prediction"]["drifted"] == one["prediction"]["drifted"]
+    assert other["prediction"]["fired"] == one["prediction"]["fired"]
     assert other["prediction"]["result"]["statistic"] == pytest.approx(one["prediction"]["result"]["statistic"])
     # The domain classifier runs on the merged uniform sample (at most 3000 rows: here the whole window)
     assert other["engine"] == "distributed"
     assert other["n_sample"] == 1200
-    assert other["multivariate"]["drifted"] == one["multivariate"]["drifted"] is True
+    assert other["multivariate"]["fired"] == one["multivariate"]["fired"] is True
     assert other["votes"] == one["votes"]
     # And the report's distributions are those of the same window
     single_d = aws.get_json(*aws.split_uri(one["distributions_uri"]))

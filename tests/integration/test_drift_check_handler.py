@@ -67,17 +67,17 @@ def stable(module_churn: Deployment) -> dict:
 
 def test_a_window_from_the_training_distribution_has_not_drifted(stable: dict) -> None:
     assert stable["signal"] == "drift"
-    assert stable["triggered"] is False
+    assert stable["fired"] is False
     assert stable["votes"] == [False]
-    assert stable["details"]["drifted"] is False
+    assert stable["details"]["fired"] is False
     assert stable["details"]["share"] < stable["details"]["threshold_share"]
     assert stable["reason"] is None
 
 
 def test_a_drifted_window_has_drifted_triggers_and_votes(drifted: dict) -> None:
-    assert drifted["triggered"] is True
+    assert drifted["fired"] is True
     assert drifted["votes"] == [True]
-    assert drifted["details"]["drifted"] is True
+    assert drifted["details"]["fired"] is True
     assert drifted["reason"].startswith("drift in ")
     assert drifted["details"]["votes"] == {"dataset": True}
 
@@ -96,7 +96,7 @@ def test_the_reference_is_the_profile_stored_with_the_champions_snapshot(
 ) -> None:
     champion = registry.require_champion(module_churn.settings.registry_table, "churn")
 
-    profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion["snapshot_id"])
+    profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion.snapshot_id)
 
     assert drifted["details"]["profile"] == "stored"
     assert profile is not None
@@ -116,7 +116,7 @@ def test_a_continuous_feature_is_tested_with_scipys_ks_and_measured_in_wasserste
     assert result["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
     assert result["p_value"] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
     assert result["effect"] == pytest.approx(distance / churn_reference[feature].std(ddof=0), rel=1e-9)
-    assert result["drifted"] is (result["p_value_adjusted"] < 0.05 and result["effect"] >= 0.1)
+    assert result["fired"] is (result["p_value_adjusted"] < 0.05 and result["effect"] >= 0.1)
 
 
 def test_a_count_feature_is_tested_with_scipys_chi2_on_its_values(
@@ -125,7 +125,7 @@ def test_a_count_feature_is_tested_with_scipys_chi2_on_its_values(
     result = drifted["details"]["features"]["support_calls"]
 
     assert (result["kind"], result["test"], result["method"]) == ("discrete", "chi2", "js")
-    assert result["drifted"] is True
+    assert result["fired"] is True
 
 
 @pytest.mark.parametrize("feature", CATEGORICAL)
@@ -149,7 +149,7 @@ def test_drift_is_weighted_by_the_champions_permutation_importances(drifted: dic
 
     assert sum(f["importance"] for f in features.values()) == pytest.approx(1.0)
     assert drifted["details"]["weighted_share"] == pytest.approx(
-        sum(f["importance"] for f in features.values() if f["drifted"])
+        sum(f["importance"] for f in features.values() if f["fired"])
     )
 
 
@@ -174,7 +174,7 @@ def test_a_window_missing_a_feature_column_is_schema_drift_naming_it(module_chur
 
     result = call(module_churn.cloud, "drift_check", run_input(MISSING_COLUMN_END))
 
-    assert result["triggered"] is True
+    assert result["fired"] is True
     assert "schema drift: current window is missing column 'monthly_charges'" in result["reason"]
     assert result["details"]["schema_drifted"] == ["monthly_charges"]
     assert result["details"]["features"]["monthly_charges"]["method"] == "schema"
@@ -189,7 +189,7 @@ def test_a_window_below_min_samples_is_insufficient_and_does_not_vote(
     result = call(module_churn.cloud, "drift_check", run_input(SHORT_END))
 
     assert result["insufficient"] is True
-    assert result["triggered"] is False
+    assert result["fired"] is False
     assert result["votes"] == []
     assert result["reason"] == "insufficient data: 40 current rows < min_samples 100"
     assert "DriftShare" not in _emf_values(capsys.readouterr().out)
@@ -228,7 +228,7 @@ def test_a_snapshot_without_a_stored_profile_is_profiled_from_its_data(
     # Given the champion's snapshot as an older version wrote it: no profile next to it
     settings = module_churn.settings
     champion = registry.require_champion(settings.registry_table, "churn")
-    key = snapshot.profile_key("churn", champion["snapshot_id"])
+    key = snapshot.profile_key("churn", champion.snapshot_id)
     saved = aws.get_bytes(settings.artifact_bucket, key)
     aws.s3().delete_object(Bucket=settings.artifact_bucket, Key=key)
     try:
@@ -289,7 +289,7 @@ def test_the_domain_classifier_separates_a_drifted_window_and_names_the_features
     result = signals_result
 
     multivariate = result["details"]["multivariate"]
-    assert multivariate["drifted"] is True
+    assert multivariate["fired"] is True
     assert multivariate["auc"] >= 0.55
     assert multivariate["top_features"][0]["feature"] in FEATURES
     assert "multivariate drift: domain classifier AUC" in result["reason"]
@@ -299,7 +299,7 @@ def test_prediction_drift_compares_the_champions_scores_with_its_holdout(signals
     result = signals_result
 
     prediction = result["details"]["prediction"]
-    assert prediction["drifted"] is True
+    assert prediction["fired"] is True
     assert prediction["n_current"] == 800
     assert prediction["on"] in {"prediction", "score"}
     assert prediction["result"]["p_value_adjusted"] < 0.05

@@ -67,7 +67,7 @@ def test_the_same_snapshot_twice_keeps_its_first_profile(module_churn: Deploymen
 def test_the_bootstrap_profiles_the_first_champions_snapshot(module_churn: Deployment) -> None:
     champion = registry.require_champion(module_churn.settings.registry_table, "churn")
 
-    profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion["snapshot_id"])
+    profile = snapshot.load_profile(module_churn.settings.artifact_bucket, "churn", champion.snapshot_id)
 
     assert profile is not None
     assert profile.n_rows == 2000
@@ -83,14 +83,14 @@ def test_the_train_step_stores_importances_and_the_prediction_distribution(
     # Then its profile is next to its artifact and its record names it and its hash, with the importances
     record = registry.get_version(module_churn.settings.registry_table, "churn", candidate["version"])
     assert record is not None
-    profile = snapshot.load_model_profile(candidate["artifact_uri"], sha256=record["model_profile_sha256"])
+    profile = snapshot.load_model_profile(candidate["artifact_uri"], sha256=record.model_profile_sha256)
     assert profile is not None
     bucket = module_churn.settings.artifact_bucket
-    assert record["snapshot_profile_sha256"] == snapshot.profile_sha256(bucket, "churn", frozen["id"])
-    assert record["model_profile_uri"] == snapshot.model_profile_uri(candidate["artifact_uri"])
-    assert record["model_profile_uri"].endswith(f"/v{candidate['version']}/model-profile.npz")
-    assert record["importances"] == pytest.approx(profile.meta["importances"])
-    assert set(record["importances"]) == set(module_churn.config.features.all)
+    assert record.snapshot_profile_sha256 == snapshot.profile_sha256(bucket, "churn", frozen["id"])
+    assert record.model_profile_uri == snapshot.model_profile_uri(candidate["artifact_uri"])
+    assert record.model_profile_uri.endswith(f"/v{candidate['version']}/model-profile.npz")
+    assert record.importances == pytest.approx(profile.meta["importances"])
+    assert set(record.importances or {}) == set(module_churn.config.features.all)
     assert profile.meta["source"] == "holdout"
     assert profile.meta["rows"] == frozen["holdout_rows"]
     assert isinstance(profile.columns["prediction"], CategoricalProfile)
@@ -114,7 +114,7 @@ def test_a_profile_that_differs_from_its_recorded_hash_is_refused(module_churn: 
     key = snapshot.profile_key("churn", frozen["id"])
     original = aws.get_bytes(bucket, key)
     champion = registry.require_champion(module_churn.settings.registry_table, "churn")
-    other = aws.get_bytes(bucket, snapshot.profile_key("churn", champion["snapshot_id"]))
+    other = aws.get_bytes(bucket, snapshot.profile_key("churn", champion.snapshot_id))
     aws.put_bytes(bucket, key, other)
     try:
         # Then loading it against the manifest's hash refuses it, naming the object

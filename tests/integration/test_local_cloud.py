@@ -202,7 +202,8 @@ def _mover(dynamodb, version, racer):
 
 def _all_at_once(writers):
     """Run each ``(racer, write)`` in its own thread, released together; return the racers whose write succeeded."""
-    start, won, failed = threading.Barrier(len(writers)), [], []
+    start, won = threading.Barrier(len(writers)), []
+    failed: list[Exception] = []
 
     def run(racer, write):
         start.wait(timeout=30)

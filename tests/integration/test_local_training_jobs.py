@@ -207,7 +207,7 @@ DEFINITION = {
 
 @pytest.fixture
 def machine() -> Iterator[tuple[Any, Any, str]]:
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[arg-type]
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         training_jobs.install()
         try:
             s3 = boto3.client("s3", region_name=REGION)

@@ -17,10 +17,11 @@ from retrain.config import ModelConfig, loads_config
 from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
 from retrain.demo import generate_churn
 from retrain.errors import ModelNotFound
+from retrain.layout import flags_prefix
 from retrain.lifecycle import deploy_config
 from retrain.local.cloud import ROOT
 from retrain.local.run import production_log, write_partitioned
-from retrain.steps.metric_check import estimated_metric_name, flags_prefix
+from retrain.steps.metric_check import estimated_metric_name
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,7 @@ def test_a_window_with_worse_accuracy_triggers_naming_metric_and_bound(
 
     # Then
     assert result["signal"] == "performance"
-    assert result["triggered"] is True
+    assert result["fired"] is True
     assert result["insufficient"] is False
     assert result["reason"] == f"accuracy {expected:.4g} < 0.8"
 
@@ -92,7 +93,7 @@ def test_an_empty_window_is_insufficient_and_never_triggers(module_churn: Deploy
     result = call(module_churn.cloud, "metric_check", run_input(EMPTY_END))
 
     assert result["insufficient"] is True
-    assert result["triggered"] is False
+    assert result["fired"] is False
     assert result["reason"].startswith("insufficient data: no predictions")
     assert result["details"]["n"] == 0
     assert result["details"]["flagged"]["n"] == 0
@@ -131,7 +132,7 @@ def test_through_lambda_the_accuracy_reaches_cloudwatch_as_the_alarm_watches_it(
 
     # Then the alarm's metric, with the alarm's dimensions, holds the measured accuracy
     assert response.function_error is None
-    assert response.payload["triggered"] is True
+    assert response.payload["fired"] is True
     stats = cloudwatch.get_metric_statistics(
         Namespace=alarm["Namespace"],
         MetricName=alarm["MetricName"],
@@ -158,7 +159,7 @@ def test_through_lambda_metrics_are_published_even_if_the_package_was_imported_o
 
     # Then it publishes under the template's namespace instead of failing
     assert response.function_error is None, response.payload
-    assert response.payload["triggered"] is True
+    assert response.payload["fired"] is True
 
 
 def test_a_model_without_config_is_model_not_found(module_churn: Deployment) -> None:
@@ -330,7 +331,7 @@ def test_flags_from_the_log_and_from_the_feed_are_one_rate_that_can_fire(
     assert flagged["source"] == "column+feed"
     assert flagged["unmatched_feed_ids"] == 2
     assert out["votes"] == [True]
-    assert out["triggered"] is True
+    assert out["fired"] is True
     assert out["reason"] == "flagged rate 0.06 > 0.05 (24 of 400 predictions flagged)"
     published = _emf_values(capsys.readouterr().out, model=config.model)
     assert published["FlaggedRate"] == pytest.approx(6.0)
@@ -351,7 +352,7 @@ def test_without_labels_the_estimate_still_votes_and_the_performance_signal_abst
     # Then only the estimate votes, and it fires; the missing labels are reported
     estimated = out["details"]["estimated"]
     assert out["votes"] == [True]
-    assert out["triggered"] is True
+    assert out["fired"] is True
     assert out["insufficient"] is True
     assert out["reason"] == f"estimated accuracy {estimated['value']:.4g} < 0.99"
     assert out["details"]["reasons"] == [
@@ -360,7 +361,7 @@ def test_without_labels_the_estimate_still_votes_and_the_performance_signal_abst
     ]
     assert out["details"]["signals"]["performance"] == {
         "enabled": True,
-        "triggered": False,
+        "fired": False,
         "insufficient": True,
         "votes": False,
     }
@@ -374,7 +375,7 @@ def test_a_signal_below_its_minimum_sample_is_reported_and_never_votes(module_ch
     out = call(module_churn.cloud, "metric_check", run_input(FEW_END, model=config.model))
 
     assert out["votes"] == []
-    assert out["triggered"] is False
+    assert out["fired"] is False
     assert out["insufficient"] is True
     assert out["reason"] == "insufficient data: 50 predictions < min_samples 100"
     assert out["details"]["flagged"]["rate"] == 1.0

@@ -147,7 +147,9 @@ def test_an_alarm_without_a_model_dimension_is_invalid_naming_the_alarm(churn: D
         pytest.param({}, "malformed normalize input", id="empty"),
         pytest.param("retrain churn", "malformed normalize input", id="not-an-object"),
         pytest.param(
-            normalize_input(["schedule", "churn"], started_at=STARTED_AT), "malformed normalize input", id="event-list"
+            {"event": ["schedule", "churn"], "execution": "test-execution", "started_at": STARTED_AT},
+            "malformed normalize input",
+            id="event-list",
         ),
         pytest.param({"event": {"trigger": "schedule"}}, "malformed normalize input", id="no-execution"),
         pytest.param(

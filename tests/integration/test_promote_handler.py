@@ -43,12 +43,12 @@ def validated(deployed_churn: Deployment) -> Validated:
 
 
 def _statuses(deployment: Deployment) -> dict[int, str]:
-    return {v["version"]: v["status"] for v in registry.list_versions(deployment.settings.registry_table, "churn")}
+    return {v.version: v.status for v in registry.list_versions(deployment.settings.registry_table, "churn")}
 
 
 def _champion(deployment: Deployment) -> int:
     champion = registry.require_champion(deployment.settings.registry_table, "churn")
-    return int(champion["version"])
+    return champion.version
 
 
 def test_promotion_moves_the_champion_pointer_to_the_candidate_and_archives_the_old_one(
@@ -65,12 +65,12 @@ def test_promotion_moves_the_champion_pointer_to_the_candidate_and_archives_the_
         "sha256": candidate["sha256"],
     }
     pointer = registry.require_champion(deployed_churn.settings.registry_table, "churn")
-    assert (pointer["version"], pointer["artifact_uri"], pointer["sha256"]) == (
+    assert (pointer.version, pointer.artifact_uri, pointer.sha256) == (
         2,
         candidate["artifact_uri"],
         candidate["sha256"],
     )
-    assert pointer["execution"] == validated.input["run"]["execution"]
+    assert pointer.execution == validated.input["run"]["execution"]
     assert _statuses(deployed_churn) == {1: "archived", 2: "champion"}
 
 
@@ -102,3 +102,19 @@ def test_a_candidate_that_did_not_pass_validation_is_refused(deployed_churn: Dep
     assert "did not pass validation" in response.error_message
     assert _champion(deployed_churn) == 1
     assert _statuses(deployed_churn) == {1: "champion", 2: "candidate"}
+
+
+def test_a_version_whose_artifact_is_not_complete_cannot_be_promoted(deployed_churn: Deployment) -> None:
+    # Given a version registered as ``training`` (its artifact not written yet)
+    table = deployed_churn.settings.registry_table
+    version = registry.next_version(table, "churn")
+    registry.register_version(
+        table, "churn", version, {"artifact_uri": "s3://a/models/churn/v2/model.skops"}, status="training"
+    )
+    before = registry.require_champion(table, "churn")
+
+    # When it is promoted, Then it is refused as a conflict and the champion is unchanged
+    with pytest.raises(PromotionConflict, match=r"churn v2 champion: it is training, its artifact is not complete"):
+        registry.promote(table, "churn", version, expected=1, execution="early")
+    assert registry.require_champion(table, "churn") == before
+    assert _statuses(deployed_churn) == {1: "champion", 2: "training"}

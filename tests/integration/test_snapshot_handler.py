@@ -46,6 +46,7 @@ def test_the_snapshot_holds_every_labelled_row_of_the_window_in_time_order(froze
     assert frozen.ref["created"] is True
     assert frozen.ref["rows"] == frozen.manifest["rows"] == ROWS
     assert frame["id"].tolist() == frozen.window.log["id"].tolist()
+    assert frozen.window.labels is not None
     assert frame["churned"].tolist() == frozen.window.labels["churned"].tolist()
 
 

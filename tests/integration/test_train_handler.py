@@ -28,7 +28,7 @@ class Trained:
     event: dict
     snapshot: dict
     candidate: dict
-    record: dict
+    record: registry.ModelVersion
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +46,34 @@ def trained(module_churn: Deployment) -> Trained:
 def test_the_candidate_is_registered_as_version_2_with_status_candidate(trained: Trained) -> None:
     assert trained.candidate["version"] == 2
     assert trained.candidate["registry_key"] == {"pk": "MODEL#churn", "sk": "VERSION#000002"}
-    assert trained.record["version"] == 2
-    assert trained.record["status"] == "candidate"
+    assert trained.record.version == 2
+    assert trained.record.status == "candidate"
 
 
 def test_the_artifact_is_stored_at_the_registered_uri_with_the_registered_sha256(trained: Trained) -> None:
-    blob = aws.get_bytes(*aws.split_uri(trained.record["artifact_uri"]))
+    blob = aws.get_bytes(*aws.split_uri(trained.record.artifact_uri))
 
-    assert trained.record["artifact_uri"] == trained.candidate["artifact_uri"]
-    assert trained.record["artifact_uri"].endswith("/models/churn/v2/model.skops")
-    assert trained.record["sha256"] == trained.candidate["sha256"] == hashlib.sha256(blob).hexdigest()
-    assert trained.record["artifact_bytes"] == len(blob)
+    assert trained.record.artifact_uri == trained.candidate["artifact_uri"]
+    assert trained.record.artifact_uri.endswith("/models/churn/v2/model.skops")
+    assert trained.record.sha256 == trained.candidate["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert trained.record.artifact_bytes == len(blob)
 
 
 def test_the_record_names_the_snapshot_it_was_trained_on(trained: Trained) -> None:
-    assert trained.record["snapshot_id"] == trained.snapshot["id"]
-    assert trained.record["snapshot_manifest"] == trained.snapshot["manifest_uri"]
-    assert trained.record["trained_rows"] == trained.candidate["trained_rows"] == trained.snapshot["train_rows"]
+    assert trained.record.snapshot_id == trained.snapshot["id"]
+    assert trained.record.snapshot_manifest == trained.snapshot["manifest_uri"]
+    assert trained.record.trained_rows == trained.candidate["trained_rows"] == trained.snapshot["train_rows"]
 
 
 def test_the_record_names_the_config_by_its_digest(module_churn: Deployment, trained: Trained) -> None:
-    assert trained.record["config_sha256"] == module_churn.config.digest()
-    assert trained.record["estimator"] == "HistGradientBoostingClassifier"
+    assert trained.record.config_sha256 == module_churn.config.digest()
+    assert trained.record.estimator == "HistGradientBoostingClassifier"
 
 
 def test_the_record_pins_the_library_versions(trained: Trained) -> None:
-    libraries = trained.record["libraries"]
+    libraries = trained.record.libraries
 
+    assert libraries is not None
     assert libraries["python"] == platform.python_version()
     assert libraries["scikit-learn"] == sklearn.__version__
     assert libraries["numpy"] == np.__version__
@@ -84,14 +85,14 @@ def test_the_record_pins_the_library_versions(trained: Trained) -> None:
 def test_the_record_names_the_trigger_and_execution_of_the_run(trained: Trained) -> None:
     run = trained.event["run"]
 
-    assert (trained.record["trigger"], trained.record["execution"]) == (run["trigger"], run["execution"])
+    assert (trained.record.trigger, trained.record.execution) == (run["trigger"], run["execution"])
 
 
 def test_training_leaves_the_champion_alone(module_churn: Deployment, trained: Trained) -> None:
     champion = registry.get_champion(module_churn.settings.registry_table, "churn")
 
     assert champion is not None
-    assert champion["version"] == 1
+    assert champion.version == 1
 
 
 def test_a_snapshot_that_does_not_exist_is_data_not_found(module_churn: Deployment, trained: Trained) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import Deployment, call, deploy, invoke, run_input
+from helpers import Deployment, call, deploy, invoke, job_files, run_input, tarball
 from retrain import aws, fitting, registry, snapshot
 from retrain.config import loads_config
 from retrain.demo import CONFIG, generate_churn
@@ -52,19 +52,7 @@ def _complete(deployment: Deployment, event: dict[str, Any], job: dict[str, Any]
     config = loads_config(aws.get_bytes(*aws.split_uri(job["config_uri"])).decode())
     frame, manifest = snapshot.load(deployment.settings.artifact_bucket, "churn", event["snapshot"]["id"])
     fitted = fitting.fit_snapshot(config, frame, manifest)
-    members = {
-        "model.skops": fitted.artifact,
-        "model-profile.npz": fitted.profile,
-        "training.json": fitting.summary_bytes(fitted),
-        **files,
-    }
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    aws.put_bytes(*aws.split_uri(job["output_uri"]), raw.getvalue())
+    aws.put_bytes(*aws.split_uri(job["output_uri"]), tarball(job_files(fitted, **files)))
     result = {"name": job["name"], "status": "Completed", "model_artifacts": job["output_uri"]}
     return {**event, "action": "register-training-job", "training_job": {**job, "result": result}}
 
@@ -86,7 +74,7 @@ def test_prepare_stores_the_config_and_the_source_dir_and_returns_the_request(pr
 
 
 def _versions(deployment: Deployment) -> list[int]:
-    return [int(v["version"]) for v in registry.list_versions(deployment.settings.registry_table, "churn")]
+    return [v.version for v in registry.list_versions(deployment.settings.registry_table, "churn")]
 
 
 def test_preparing_again_reuses_the_stored_source_dir_and_registers_nothing(prepared, cloud) -> None:
@@ -114,13 +102,13 @@ def test_register_records_the_jobs_candidate_as_train_does_and_a_retry_returns_i
     assert candidate["version"] >= 2
     record = registry.get_version(deployment.settings.registry_table, "churn", candidate["version"])
     assert record is not None
-    assert record["status"] == "candidate"
-    assert record["training_job"] == job["name"]
-    assert record["snapshot_id"] == event["snapshot"]["id"]
-    assert record["config_sha256"] == loads_config(TEXT).digest()
-    assert record["artifact_uri"].endswith(f"/models/churn/v{candidate['version']}/model.skops")
-    blob = aws.get_bytes(*aws.split_uri(record["artifact_uri"]))
-    assert hashlib.sha256(blob).hexdigest() == record["sha256"] == candidate["sha256"]
+    assert record.status == "candidate"
+    assert record.training_job == job["name"]
+    assert record.snapshot_id == event["snapshot"]["id"]
+    assert record.config_sha256 == loads_config(TEXT).digest()
+    assert record.artifact_uri.endswith(f"/models/churn/v{candidate['version']}/model.skops")
+    blob = aws.get_bytes(*aws.split_uri(record.artifact_uri))
+    assert hashlib.sha256(blob).hexdigest() == record.sha256 == candidate["sha256"]
 
 
 def test_output_written_elsewhere_is_refused(prepared, cloud) -> None:
@@ -142,11 +130,7 @@ def test_a_model_that_is_not_a_safe_artifact_is_refused_and_nothing_is_registere
         deployment,
         event,
         job,
-        **{
-            "model.skops": fake.artifact,
-            "model-profile.npz": fake.profile,
-            "training.json": fitting.summary_bytes(fake),
-        },
+        **job_files(fake),
     )
     request["run"]["execution"] += "-unsafe"
     before = _versions(deployment)

@@ -124,10 +124,10 @@ def test_the_outcome_is_recorded_on_the_candidates_version(retrain: Retrain, goo
     record = registry.get_version(retrain.deployment.settings.registry_table, "churn", candidate["version"])
 
     assert record is not None
-    assert record["metrics"] == pytest.approx(validation["candidate_metrics"])
-    assert [gate["name"] for gate in record["gates"]] == [gate["name"] for gate in validation["gates"]]
-    assert record["compared_with"] == 1
-    assert record["status"] == "candidate"
+    assert record.metrics == pytest.approx(validation["candidate_metrics"])
+    assert [gate["name"] for gate in record.gates or []] == [gate["name"] for gate in validation["gates"]]
+    assert record.compared_with == 1
+    assert record.status == "candidate"
 
 
 def test_a_worse_candidate_fails_with_a_reason_per_failed_gate(underfit: tuple[dict, dict]) -> None:
@@ -195,7 +195,7 @@ def test_vs_champion_reports_the_difference_its_interval_and_delta(good: tuple[d
     difference = validation["candidate_metrics"]["accuracy"] - validation["champion_metrics"]["accuracy"]
     assert vs["value"] == pytest.approx(difference)
     assert 0 < vs["low"] < difference < vs["high"]
-    assert vs["limit"] == 0.0
+    assert vs["threshold"] == 0.0
     assert vs["info"]["delta"] == 0.0
     assert vs["info"]["mode"] == "not_worse"
 

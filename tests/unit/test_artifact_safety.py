@@ -176,8 +176,8 @@ UPGRADE_HINT = (
     "The types the project's pipelines store changed (a scikit-learn, skops or numpy upgrade, or a new "
     "recipe). Review every added name: it must be a class that neither reads nor writes files nor talks to the "
     "OS, and if it carries indices that compiled code uses unchecked, add a structural check for it to "
-    "retrain/artifact_safety.py (see how Tree, TreePredictor and KDTree are checked). Then replace {constant} "
-    "in src/retrain/artifact_safety.py with:\n{value}"
+    "retrain/artifact_safety/structure.py (see how Tree, TreePredictor and KDTree are checked). Then replace "
+    "{constant} in src/retrain/artifact_safety/allowlist.py with:\n{value}"
 )
 
 
@@ -575,6 +575,7 @@ def test_a_predictor_flag_stored_wider_than_a_byte_is_checked_as_scikit_learn_ca
 ) -> None:
     # TreePredictor casts its nodes to its own dtype with casting="same_kind": is_leaf == 256 becomes 0, a split
     def widen(nodes: np.ndarray) -> np.ndarray:
+        assert nodes.dtype.names is not None  # a structured array: one field per node attribute
         descr = [(name, "<u2" if name == "is_leaf" else nodes.dtype[name].str) for name in nodes.dtype.names]
         wide = nodes.astype(descr)
         leaf = int(np.flatnonzero(nodes["is_leaf"])[-1])
@@ -861,9 +862,12 @@ def test_the_checks_visit_nodes_in_the_order_skops_builds_them(
 
     registered: list[int] = []
     memoize = _utils.LoadContext.memoize
-    monkeypatch.setattr(
-        _utils.LoadContext, "memoize", lambda self, obj, id: (registered.append(id), memoize(self, obj, id))[1]
-    )
+
+    def recording(self: _utils.LoadContext, obj: Any, id: int) -> None:
+        registered.append(id)
+        memoize(self, obj, id)
+
+    monkeypatch.setattr(_utils.LoadContext, "memoize", recording)
     for f in fitted.values():
         registered.clear()
         sio.get_untrusted_types(data=f.data)  # builds skops' node tree, no object

@@ -7,13 +7,13 @@ at fault, so that a typo never silently turns a trigger off.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from nested import DELETE, changed
 from retrain.config import ModelConfig, load_config, loads_config, parse_config
 from retrain.errors import ConfigError
 
@@ -62,15 +62,7 @@ def minimal() -> dict[str, Any]:
 
 def with_change(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """The minimal config with the dotted ``path`` set to ``value`` (``...`` deletes it)."""
-    data = copy.deepcopy(base) if base is not None else minimal()
-    *parents, leaf = path.split(".")
-    node = data
-    for key in parents:
-        node = node.setdefault(key, {})
-    if value is ...:
-        del node[leaf]
-    else:
-        node[leaf] = value
+    data: dict[str, Any] = changed(minimal() if base is None else base, path, DELETE if value is ... else value)
     return data
 
 
@@ -94,7 +86,7 @@ def test_minimal_yaml_is_accepted_as_is() -> None:
     assert config.features.all == ["tenure", "charges", "plan"]
     assert config.triggers.performance is not None
     assert config.triggers.performance.metric == "accuracy"
-    assert config.triggers.performance.bound == 0.8
+    assert config.triggers.performance.threshold == 0.8
     assert config.training.estimator == "HistGradientBoostingClassifier"
     assert config.training.params == {"max_iter": 100}
     assert config.validation.min == {"accuracy": 0.8}
@@ -161,7 +153,7 @@ def test_regression_variant_is_accepted() -> None:
     assert config.problem == "regression"
     assert config.triggers.performance is not None
     assert config.triggers.performance.max == 60
-    assert config.triggers.performance.bound == 60
+    assert config.triggers.performance.threshold == 60
     assert config.training.estimator == "Ridge"
     assert config.validation.max == {"rmse": 75}
     assert config.primary_metric == "rmse"

@@ -61,7 +61,7 @@ def test_performance_trigger_compares_the_estimate_by_default() -> None:
     trigger = _config("  performance: {metric: accuracy, min: 0.8}\n").triggers.performance
 
     assert trigger is not None
-    assert (trigger.use, trigger.direction, trigger.bound) == ("estimate", "min", 0.8)
+    assert (trigger.use, trigger.direction, trigger.threshold) == ("estimate", "min", 0.8)
 
 
 @pytest.mark.parametrize("use", ["estimate", "ci_lower", "ci_upper"])

@@ -33,7 +33,9 @@ def config_models() -> list[type[BaseModel]]:
     return [
         value
         for value in vars(config_module).values()
-        if inspect.isclass(value) and issubclass(value, BaseModel) and value.__module__ == config_module.__name__
+        if inspect.isclass(value)
+        and issubclass(value, BaseModel)
+        and value.__module__.startswith(f"{config_module.__name__}.")
     ]
 
 

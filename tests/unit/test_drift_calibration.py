@@ -9,6 +9,8 @@ The seeds are fixed: these tests are deterministic.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.unit
 NUMERIC = ["income", "age", "tenure", "balance", "calls"]
 CATEGORICAL = ["plan", "region", "channel"]
 #: Every rule of the data set's verdict is on: share, a critical feature, importance weighting.
-OPTIONS = {
+OPTIONS: dict[str, Any] = {
     "features": {"balance": DriftFeature(critical=True)},
     "importances": dict.fromkeys(NUMERIC + CATEGORICAL, 1.0),
 }
@@ -58,8 +60,8 @@ def test_a_million_rows_of_one_distribution_never_drift() -> None:
     report = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL, **OPTIONS)
 
     # Then no feature and no data set verdict drifts
-    assert [name for name, f in report.features.items() if f.drifted] == []
-    assert not report.drifted
+    assert [name for name, f in report.features.items() if f.fired] == []
+    assert not report.fired
     assert max(f.effect for f in report.features.values()) < 0.01  # a hundredth of the thresholds
 
 
@@ -74,8 +76,8 @@ def test_a_negligible_shift_on_a_million_rows_fools_p_values_but_not_the_verdict
     p_value_only = scipy.stats.ks_2samp(reference["income"], current["income"]).pvalue
     assert p_value_only < 1e-6  # a p-value-only check would flag it
     assert report.features["income"].significant
-    assert not report.features["income"].drifted
-    assert not report.drifted
+    assert not report.features["income"].fired
+    assert not report.fired
 
 
 @pytest.mark.parametrize(("rows", "seeds"), [(5000, range(200)), (300, range(1000, 1200))])
@@ -90,7 +92,7 @@ def test_no_drift_windows_fire_the_verdict_in_at_most_five_percent_of_seeds(rows
         # When
         report = detect_drift(profile, _sample(rng, rows), numeric=NUMERIC, categorical=CATEGORICAL, **OPTIONS)
 
-        fired += report.drifted
+        fired += report.fired
         features_fired += report.n_drifted
 
     # Then the data set's verdict fires in at most 5% of them
@@ -107,8 +109,8 @@ def test_a_shift_of_a_fifth_of_a_standard_deviation_at_5000_rows_is_detected() -
 
         report = detect_drift(reference, current, numeric=["a", "b", "c", "d"], categorical=[])
 
-        assert report.drifted, f"seed {seed}: {report.reason}"
-        assert all(f.drifted for f in report.features.values())
+        assert report.fired, f"seed {seed}: {report.reason}"
+        assert all(f.fired for f in report.features.values())
 
 
 def test_one_shifted_feature_among_ten_is_found_after_correction() -> None:
@@ -119,6 +121,6 @@ def test_one_shifted_feature_among_ten_is_found_after_correction() -> None:
 
     report = detect_drift(reference, current, numeric=names, categorical=[])
 
-    assert [name for name, f in report.features.items() if f.drifted] == ["x3"]
+    assert [name for name, f in report.features.items() if f.fired] == ["x3"]
     assert report.features["x3"].p_value_adjusted < 1e-6
     assert report.features["x3"].effect > 0.15

@@ -29,7 +29,7 @@ def test_a_report_of_many_features_keeps_the_drifted_and_largest_effects_first()
 
     # Then it fits, keeps every drifted feature and says how many it left out
     assert len(json.dumps(fitted)) <= MAX_DETAILS_BYTES
-    drifted = {name for name, feature in details["features"].items() if feature["drifted"]}
+    drifted = {name for name, feature in details["features"].items() if feature["fired"]}
     assert set(names[:20]) <= drifted <= set(fitted["features"])
     assert fitted["features_omitted"] == 1500 - len(fitted["features"]) > 0
     assert fitted["n_features"] == 1500
@@ -37,6 +37,6 @@ def test_a_report_of_many_features_keeps_the_drifted_and_largest_effects_first()
 
 
 def test_a_small_report_is_returned_as_it_is() -> None:
-    details = {"features": {"a": {"drifted": True, "effect": 1.0}}, "share": 1.0}
+    details = {"features": {"a": {"fired": True, "effect": 1.0}}, "share": 1.0}
 
     assert _fit(details) is details

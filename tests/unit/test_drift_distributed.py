@@ -238,5 +238,5 @@ def test_prediction_drift_on_a_merged_profile_equals_the_raw_predictions():
     raw = prediction_drift(reference.columns["prediction"], window["prediction"])
     profiled = prediction_drift(reference.columns["prediction"], merged)
 
-    assert raw.drifted is True
+    assert raw.fired is True
     assert profiled.model_dump() == raw.model_dump()

@@ -131,9 +131,9 @@ def test_a_hundred_features_fit_in_a_small_json():
     rng = np.random.default_rng(5)
     reference = pd.DataFrame({f"f{i}": rng.normal(size=2000) for i in range(100)})
     current = pd.DataFrame({f"f{i}": rng.normal(0.3, 1.0, size=800) for i in range(100)})
-    profile = build_profile(reference, numeric=list(reference), categorical=[], sample_rows=0)
+    profile = build_profile(reference, numeric=list(reference.columns), categorical=[], sample_rows=0)
 
-    out = distributions(profile, current, list(reference))
+    out = distributions(profile, current, list(reference.columns))
 
     assert len(out) == 100
     assert len(json.dumps(out, separators=(",", ":"))) < 100 * 1024

@@ -27,9 +27,9 @@ from retrain.drift import (
     window_from_bytes,
     window_to_bytes,
 )
+from retrain.drift.comparison import compare_window_ecdf
 from retrain.drift.merge import WindowCategorical, WindowNumeric
 from retrain.drift.profile import category_counts
-from retrain.drift.univariate import compare_window_ecdf
 
 pytestmark = pytest.mark.unit
 
@@ -294,7 +294,7 @@ def test_sketched_window_gives_the_raw_windows_verdicts(windows: tuple[pd.DataFr
     kwargs = {"numeric": NUMERIC, "categorical": CATEGORICAL, "ignore_columns": ["id"]}
     raw = detect_drift(profile, current, **kwargs)  # type: ignore[arg-type]
     got = detect_drift(profile, merged, **kwargs)  # type: ignore[arg-type]
-    assert {n: f.drifted for n, f in got.features.items()} == {n: f.drifted for n, f in raw.features.items()}
+    assert {n: f.fired for n, f in got.features.items()} == {n: f.fired for n, f in raw.features.items()}
     for name in ("age", "amount"):
         bound = merged.columns[name].ks_bound  # type: ignore[union-attr]
         assert got.features[name].statistic == pytest.approx(raw.features[name].statistic, abs=bound)

@@ -11,7 +11,7 @@ import scipy.stats
 from pydantic import ValidationError
 
 from retrain.config import DriftFeature, DriftThresholds
-from retrain.drift import DriftReport, FeatureDrift, detect_drift
+from retrain.drift import DriftResult, FeatureDrift, detect_drift
 from retrain.errors import SchemaMismatch
 
 pytestmark = pytest.mark.unit
@@ -32,7 +32,7 @@ def _window(rng: np.random.Generator, n: int, *, shift: float = 0.0, plans: tupl
     )
 
 
-def _json(report: DriftReport) -> str:
+def _json(report: DriftResult) -> str:
     """The report as strict JSON: raises on NaN or infinity anywhere."""
     return json.dumps(report.model_dump(mode="json"), allow_nan=False)
 
@@ -45,7 +45,7 @@ def test_no_drift_between_samples_of_one_distribution() -> None:
 
     report = detect_drift(_window(rng, 1000), _window(rng, 800), numeric=NUMERIC, categorical=CATEGORICAL)
 
-    assert not report.drifted
+    assert not report.fired
     assert not report.insufficient
     assert report.n_features == 4
     assert report.n_drifted == 0
@@ -66,8 +66,8 @@ def test_strong_shift_drifts_and_says_why() -> None:
 
     report = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL)
 
-    assert report.drifted
-    assert {name for name, f in report.features.items() if f.drifted} == {"age", "tenure", "plan"}
+    assert report.fired
+    assert {name for name, f in report.features.items() if f.fired} == {"age", "tenure", "plan"}
     assert report.reason == "drift in 3 of 4 features (share 0.75 >= 0.30)"
     age = report.features["age"]
     expected = scipy.stats.ks_2samp(reference["age"], current["age"])
@@ -76,7 +76,7 @@ def test_strong_shift_drifts_and_says_why() -> None:
     wasserstein = scipy.stats.wasserstein_distance(reference["age"], current["age"])
     assert age.effect == pytest.approx(wasserstein / reference["age"].std(ddof=0), rel=1e-9)
     assert age.significant
-    assert age.drifted
+    assert age.fired
 
 
 def test_adjusted_p_values_are_benjamini_hochbergs_over_every_test() -> None:
@@ -116,8 +116,8 @@ def test_a_significant_but_tiny_change_on_a_large_window_is_not_drift() -> None:
     assert feature.significant
     assert feature.p_value < 1e-6
     assert feature.effect < feature.threshold  # about 0.02 standard deviations
-    assert not feature.drifted
-    assert not report.drifted
+    assert not feature.fired
+    assert not report.fired
 
 
 def test_a_large_but_insignificant_change_on_a_tiny_window_is_not_drift() -> None:
@@ -131,7 +131,7 @@ def test_a_large_but_insignificant_change_on_a_tiny_window_is_not_drift() -> Non
     feature = report.features["x"]
     assert feature.effect >= feature.threshold
     assert not feature.significant
-    assert not feature.drifted
+    assert not feature.fired
 
 
 # methods and thresholds -------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_a_numeric_feature_with_few_values_is_tested_as_categories() -> None:
 
     calls = report.features["calls"]
     assert (calls.kind, calls.test, calls.method) == ("discrete", "chi2", "js")
-    assert calls.drifted
+    assert calls.fired
     if (table.min(axis=0) >= 5).all():  # nothing pooled: scipy's table
         assert calls.statistic == pytest.approx(scipy.stats.chi2_contingency(table, correction=False).statistic)
 
@@ -190,12 +190,12 @@ def test_every_method_can_be_chosen_per_feature(feature: str, method: str, test:
         _window(rng, 2000, shift=1.0),
         numeric=NUMERIC,
         categorical=CATEGORICAL,
-        features={feature: DriftFeature(method=method)},  # type: ignore[arg-type]
+        features={feature: DriftFeature(method=method)},
     )
 
     result = report.features[feature]
     assert (result.method, result.test, result.kind) == (method, test, kind)
-    assert result.drifted
+    assert result.fired
     assert result.effect > 0
     assert result.threshold == DriftThresholds().model_dump()[method]
 
@@ -234,7 +234,7 @@ def test_thresholds_are_configurable_globally_and_per_feature() -> None:
     for report in (strict, per_feature, as_mapping):
         assert report.features["age"].threshold == 0.5
         assert report.features["age"].significant
-        assert not report.features["age"].drifted
+        assert not report.features["age"].fired
 
 
 def test_a_method_that_does_not_apply_names_the_feature() -> None:
@@ -262,8 +262,8 @@ def test_a_critical_feature_that_drifts_makes_the_data_set_drift() -> None:
     )
 
     assert plain.n_drifted == 1
-    assert not plain.drifted
-    assert critical.drifted
+    assert not plain.fired
+    assert critical.fired
     assert critical.critical == ["balance"]
     assert critical.critical_drifted == ["balance"]
     assert critical.reason == "critical feature 'balance' drifted"
@@ -280,11 +280,11 @@ def test_drift_of_the_important_features_makes_the_data_set_drift() -> None:
     fires = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL, importances=important)
     quiet = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL, importances=unimportant)
 
-    assert fires.drifted
+    assert fires.fired
     assert fires.weighted_share == pytest.approx(0.6)
     assert fires.reason == "importance-weighted drift share 0.60 >= 0.50"
     assert fires.features["balance"].importance == pytest.approx(0.6)
-    assert not quiet.drifted
+    assert not quiet.fired
     assert quiet.weighted_share == pytest.approx(0.05 / 0.85)
     assert quiet.features["plan"].importance == 0.0  # negative importances count as 0
 
@@ -303,7 +303,7 @@ def test_importance_weighting_is_off_without_useful_importances_or_a_threshold()
     assert useless.weighted_share is None
     assert off.weighted_share == 0.0
     assert off.importance_share is None
-    assert not off.drifted
+    assert not off.fired
 
 
 # schema, missing values, categories ---------------------------------------------------------------------------
@@ -317,9 +317,9 @@ def test_a_feature_missing_from_the_current_window_is_schema_drift() -> None:
 
     tenure = report.features["tenure"]
     assert tenure.method == "schema"
-    assert tenure.drifted
+    assert tenure.fired
     assert tenure.test is None
-    assert report.drifted
+    assert report.fired
     assert report.schema_drifted == ["tenure"]
     assert report.reason == "schema drift: current window is missing column 'tenure'"
     schema = [f for f in report.findings if f.kind == "schema"]
@@ -336,7 +336,7 @@ def test_a_numeric_feature_that_turned_to_text_is_schema_drift() -> None:
 
     report = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL)
 
-    assert report.features["age"].drifted
+    assert report.features["age"].fired
     assert report.schema_drifted == ["age"]
     assert "column 'age' is numeric in the reference but the current window has 10 non-numeric values" in (
         report.reason or ""
@@ -350,7 +350,7 @@ def test_numbers_stored_as_text_are_compared_as_numbers() -> None:
 
     report = detect_drift(reference, current.astype({"age": str}), numeric=["age"], categorical=[])
 
-    assert not report.drifted
+    assert not report.fired
     assert report.schema_drifted == []
 
 
@@ -361,7 +361,7 @@ def test_extra_columns_and_retyped_categories_are_findings_that_do_not_drift() -
 
     report = detect_drift(reference, current, numeric=NUMERIC, categorical=CATEGORICAL, ignore_columns=["id"])
 
-    assert not report.drifted
+    assert not report.fired
     messages = {f.message for f in report.findings}
     assert "columns not in the reference: 'new_field'" in messages
     assert "column 'plan' changed type: int in the reference, text now (categories are compared as text)" in messages
@@ -380,7 +380,7 @@ def test_a_changed_missing_rate_of_a_numeric_feature_is_drift() -> None:
     assert balance.missing_reference == 0.0
     assert balance.missing_current == pytest.approx(0.3)
     assert balance.missing_drifted
-    assert balance.drifted
+    assert balance.fired
     assert balance.effect < balance.threshold
     finding = next(f for f in report.findings if f.kind == "missing_rate")
     assert finding.feature == "balance"
@@ -407,8 +407,8 @@ def test_an_unseen_category_drifts_and_is_named() -> None:
 
     report = detect_drift(reference, current, numeric=[], categorical=["plan"], share=1.0)
 
-    assert report.features["plan"].drifted
-    assert report.drifted
+    assert report.features["plan"].fired
+    assert report.fired
     finding = next(f for f in report.findings if f.kind == "unseen_categories")
     assert "categories the reference never had: 'enterprise'" in finding.message
 
@@ -426,8 +426,8 @@ def test_thousands_of_categories_are_compared_on_the_top_ones_without_crashing()
     stable = detect_drift(reference, same, numeric=[], categorical=["shop"])
     changed = detect_drift(reference, new, numeric=[], categorical=["shop"])
 
-    assert not stable.drifted
-    assert changed.features["shop"].drifted
+    assert not stable.fired
+    assert changed.features["shop"].fired
     unseen = next(f for f in changed.findings if f.kind == "unseen_categories")
     assert int(unseen.message.split(" current rows")[0]) >= 5000
     assert unseen.drift
@@ -465,21 +465,21 @@ def test_constant_and_all_nan_and_infinite_columns_give_clear_verdicts() -> None
     report = detect_drift(reference, current, numeric=["const", "moved", "empty", "gone", "inf"], categorical=["cat"])
 
     f = report.features
-    assert not f["const"].drifted
+    assert not f["const"].fired
     assert f["const"].statistic == 0.0
     assert f["const"].p_value == 1.0
-    assert f["moved"].drifted
+    assert f["moved"].fired
     assert f["moved"].kind == "discrete"
-    assert not f["empty"].drifted
+    assert not f["empty"].fired
     assert f["empty"].note == "no finite values in either window: the values are not compared"
-    assert f["gone"].drifted
+    assert f["gone"].fired
     assert f["gone"].missing_drifted
     assert f["gone"].missing_current == 1.0
-    assert not f["inf"].drifted
+    assert not f["inf"].fired
     assert f["inf"].missing_reference == pytest.approx(5 / n)
-    assert f["cat"].drifted  # all values became missing: "<missing>" is a category
+    assert f["cat"].fired  # all values became missing: "<missing>" is a category
     strict = _json(report)
-    assert DriftReport.model_validate(json.loads(strict)) == report
+    assert DriftResult.model_validate(json.loads(strict)) == report
 
 
 def test_too_few_rows_is_insufficient_not_drifted() -> None:
@@ -488,7 +488,7 @@ def test_too_few_rows_is_insufficient_not_drifted() -> None:
     report = detect_drift(_window(rng, 500), _window(rng, 40, shift=2.0), numeric=NUMERIC, categorical=CATEGORICAL)
 
     assert report.insufficient
-    assert not report.drifted
+    assert not report.fired
     assert report.reason == "insufficient data: 40 current rows < min_samples 100"
     assert report.features == {}
     assert [f.kind for f in report.findings] == ["insufficient_data"]
@@ -550,7 +550,7 @@ def test_feature_lists_are_checked() -> None:
 def test_feature_drift_rejects_unknown_method() -> None:
     with pytest.raises(ValidationError):
         FeatureDrift(
-            method="bogus",  # type: ignore[arg-type]
+            method="bogus",
             test="ks",
             kind="numeric",
             statistic=0.0,
@@ -559,7 +559,7 @@ def test_feature_drift_rejects_unknown_method() -> None:
             effect=0.0,
             threshold=0.1,
             significant=False,
-            drifted=False,
+            fired=False,
             n_reference=1,
             n_current=1,
         )

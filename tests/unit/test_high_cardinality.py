@@ -21,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder
 from retrain import training
 from retrain.config import ModelConfig, parse_config
 from retrain.errors import ConfigError
+from retrain.frames import MISSING
 
 pytestmark = pytest.mark.unit
 
@@ -181,9 +182,9 @@ def test_a_low_cardinality_feature_is_encoded_as_plain_one_hot_with_unseen_as_ze
     encoded = model.named_steps["preprocess"].transform(training.feature_frame(new, config))[:, 2:]
 
     reference = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(
-        training.feature_frame(frame, config)[["account"]].fillna(training.MISSING_CATEGORY)
+        training.feature_frame(frame, config)[["account"]].fillna(MISSING)
     )
-    expected = reference.transform(training.feature_frame(new, config)[["account"]].fillna(training.MISSING_CATEGORY))
+    expected = reference.transform(training.feature_frame(new, config)[["account"]].fillna(MISSING))
     np.testing.assert_array_equal(encoded, expected)
     assert expected[1].tolist() == [0.0] * 4  # the unseen "zz": all zeros, as before
 

@@ -2,7 +2,7 @@
 
 - ``retrain.training.classification_target``: what ``check_inputs`` (bootstrap),
   the Snapshot step and ``training.fit`` accept as a classification target;
-- ``retrain.metrics.align_labels``: the MetricCheck step's labels against the
+- ``retrain.labels.align_labels``: the MetricCheck step's labels against the
   champion's predictions and classes.
 """
 
@@ -17,8 +17,9 @@ from retrain import training
 from retrain.config import loads_config
 from retrain.demo import CONFIG, generate_churn
 from retrain.errors import SchemaMismatch
+from retrain.labels import align_labels
 from retrain.lifecycle import check_inputs
-from retrain.metrics import align_labels, compute_metrics
+from retrain.metrics import compute_metrics
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,8 @@ from sklearn import metrics as skm
 
 from retrain.config import PerformanceTrigger, metrics_for, signal_metrics_for
 from retrain.errors import InsufficientData, SchemaMismatch
-from retrain.metrics import PerformanceResult, compute_metrics, evaluate_performance, join_labels
+from retrain.labels import join_labels
+from retrain.metrics import PerformanceResult, compute_metrics, evaluate_performance
 
 pytestmark = pytest.mark.unit
 
@@ -242,11 +243,11 @@ def test_performance_trigger_fires_below_min() -> None:
 
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=0.9)
 
-    assert result.triggered
+    assert result.fired
     assert not result.insufficient
     assert result.value == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert result.reason == "accuracy 0.71 < 0.8"
-    assert (result.direction, result.bound, result.n, result.match_rate) == ("min", 0.8, 200, 0.9)
+    assert (result.direction, result.threshold, result.n, result.match_rate) == ("min", 0.8, 200, 0.9)
     assert set(result.metrics) == set(signal_metrics_for("classification")) - {"roc_auc", "log_loss", "brier"}
 
 
@@ -256,7 +257,7 @@ def test_performance_trigger_does_not_fire_above_min() -> None:
 
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=1.0)
 
-    assert not result.triggered
+    assert not result.fired
     assert not result.insufficient
     assert result.reason is None
 
@@ -268,7 +269,7 @@ def test_performance_trigger_fires_above_max_for_lower_is_better_metrics() -> No
 
     result = evaluate_performance(trigger, "regression", y_true, y_pred, match_rate=0.5)
 
-    assert result.triggered
+    assert result.fired
     assert result.direction == "max"
     assert result.reason == "rmse 2 > 1"
 
@@ -280,7 +281,7 @@ def test_too_few_labels_is_insufficient_and_never_fires() -> None:
     result = evaluate_performance(trigger, "classification", y_true, y_pred, match_rate=0.1)
 
     assert result.insufficient
-    assert not result.triggered
+    assert not result.fired
     assert result.reason == "insufficient data: 40 labelled rows < min_samples 100"
     assert result.value == pytest.approx(0.5)
 
@@ -291,7 +292,7 @@ def test_no_labels_at_all_is_insufficient_with_no_value() -> None:
     result = evaluate_performance(trigger, "classification", np.array([]), np.array([]), match_rate=0.0)
 
     assert result.insufficient
-    assert not result.triggered
+    assert not result.fired
     assert result.value is None
     assert result.metrics == {}
     assert PerformanceResult.model_validate(result.model_dump(mode="json")) == result

@@ -16,16 +16,16 @@ import pytest
 from scipy.stats import binomtest
 from sklearn import metrics as skm
 
-from retrain import metrics
 from retrain.config import ESTIMATED_METRICS, EstimatedTrigger, FlaggedTrigger, PerformanceTrigger
 from retrain.errors import SchemaMismatch
+from retrain.labels import probability_columns
 from retrain.metrics import (
+    engine,
     estimate_performance,
     evaluate_estimated,
     evaluate_flagged,
     evaluate_performance,
     flag_values,
-    probability_columns,
     realized_performance,
     wilson_interval,
 )
@@ -279,8 +279,8 @@ def test_large_windows_use_fewer_resamples_but_never_fewer_than_the_floor(
     n: int, used: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a budget of 500k cells (resamples x rows) and a floor of 200 resamples
-    monkeypatch.setattr(metrics, "MAX_BOOTSTRAP_CELLS", 500_000)
-    monkeypatch.setattr(metrics, "MIN_CAPPED_RESAMPLES", 200)
+    monkeypatch.setattr(engine, "MAX_BOOTSTRAP_CELLS", 500_000)
+    monkeypatch.setattr(engine, "MIN_CAPPED_RESAMPLES", 200)
     y = np.arange(n, dtype=float)
 
     report = realized_performance("regression", y, y + 1.0, resamples=1000)
@@ -358,10 +358,10 @@ def test_a_floor_judged_on_the_interval(use: str, fires: bool) -> None:
 
     result = evaluate_performance(trigger, "classification", y, pred, match_rate=1.0)
 
-    assert result.triggered is fires
+    assert result.fired is fires
     assert result.use == use
     interval = result.ci["accuracy"]
-    assert result.judged == {"estimate": result.value, "ci_lower": interval.lower, "ci_upper": interval.upper}[use]
+    assert result.statistic == {"estimate": result.value, "ci_lower": interval.lower, "ci_upper": interval.upper}[use]
 
 
 def test_the_upper_bound_fires_only_when_the_whole_interval_is_below_the_floor() -> None:
@@ -370,9 +370,9 @@ def test_the_upper_bound_fires_only_when_the_whole_interval_is_below_the_floor()
 
     result = evaluate_performance(trigger, "classification", y, pred, match_rate=1.0)
 
-    assert result.triggered
+    assert result.fired
     assert result.reason is not None
-    assert result.reason.startswith(f"accuracy CI upper bound {result.judged:.4g} < 0.8 (estimate 0.6, CI [")
+    assert result.reason.startswith(f"accuracy CI upper bound {result.statistic:.4g} < 0.8 (estimate 0.6, CI [")
 
 
 def test_a_ceiling_judged_on_the_lower_bound_of_the_interval() -> None:
@@ -382,8 +382,8 @@ def test_a_ceiling_judged_on_the_lower_bound_of_the_interval() -> None:
 
     result = evaluate_performance(trigger, "regression", y, y + rng.normal(0.0, 2.0, 400), match_rate=1.0)
 
-    assert result.triggered
-    assert result.judged == result.ci["rmse"].lower > 1.7
+    assert result.fired
+    assert result.statistic == result.ci["rmse"].lower > 1.7
 
 
 def test_a_trigger_metric_that_is_unavailable_is_insufficient_data_and_never_fires() -> None:
@@ -393,7 +393,7 @@ def test_a_trigger_metric_that_is_unavailable_is_insufficient_data_and_never_fir
     result = evaluate_performance(trigger, "classification", y, pred, match_rate=1.0)
 
     assert result.insufficient
-    assert not result.triggered
+    assert not result.fired
     assert result.reason == "insufficient data: roc_auc unavailable (the inference log has no class probabilities)"
 
 
@@ -403,7 +403,7 @@ def test_a_probability_metric_can_trigger() -> None:
 
     result = evaluate_performance(trigger, "classification", y, pred, match_rate=1.0, proba=proba, classes=[0, 1])
 
-    assert result.triggered
+    assert result.fired
     assert result.value == pytest.approx(skm.log_loss(y, proba))
     assert result.reason == f"log_loss {result.value:.4g} > 0.3"
 
@@ -491,7 +491,7 @@ def test_regression_has_no_estimate_and_an_enabled_trigger_reports_why() -> None
     result = evaluate_estimated(trigger, "regression", np.ones(200), proba=None, classes=None)
 
     assert not result.available
-    assert not result.triggered
+    assert not result.fired
     assert result.insufficient
     assert result.note is not None
     assert result.note.startswith("regression problems have no label-free estimate")
@@ -505,7 +505,7 @@ def test_an_estimate_without_its_trigger_is_reported_but_never_judged() -> None:
 
     assert result.available
     assert not result.enabled
-    assert not result.triggered
+    assert not result.fired
     assert not result.insufficient
     assert result.reason is None
     assert set(result.metrics) == set(ESTIMATED_METRICS)
@@ -517,7 +517,7 @@ def test_the_estimated_trigger_fires_below_its_floor() -> None:
 
     result = evaluate_estimated(trigger, "classification", pred, proba=proba, classes=[0, 1])
 
-    assert result.triggered
+    assert result.fired
     assert not result.insufficient
     assert result.value == pytest.approx(np.mean(np.where(pred == 1, proba[:, 1], proba[:, 0])))
     assert result.reason == f"estimated accuracy {result.value:.4g} < 0.9"
@@ -530,7 +530,7 @@ def test_the_estimated_trigger_needs_min_samples_predictions() -> None:
     result = evaluate_estimated(trigger, "classification", pred, proba=proba, classes=[0, 1])
 
     assert result.insufficient
-    assert not result.triggered
+    assert not result.fired
     assert result.reason == "insufficient data: 60 predictions < min_samples 100"
     assert "roc_auc" in result.metrics  # still reported
 
@@ -554,7 +554,7 @@ def test_the_flagged_trigger_fires_above_its_rate_with_enough_flags() -> None:
 
     result = evaluate_flagged(trigger, flags)
 
-    assert result.triggered
+    assert result.fired
     assert not result.insufficient
     assert (result.count, result.n, result.rate) == (12, 200, 0.06)
     assert result.reason == "flagged rate 0.06 > 0.05 (12 of 200 predictions flagged)"
@@ -567,7 +567,7 @@ def test_a_high_rate_with_fewer_flags_than_min_count_does_not_fire() -> None:
 
     result = evaluate_flagged(trigger, flags)
 
-    assert not result.triggered
+    assert not result.fired
     assert not result.insufficient
     assert result.reason is None
 
@@ -576,7 +576,7 @@ def test_too_few_predictions_for_the_flagged_rate_is_insufficient() -> None:
     result = evaluate_flagged(FlaggedTrigger(max_rate=0.01), np.ones(40, dtype=bool))
 
     assert result.insufficient
-    assert not result.triggered
+    assert not result.fired
     assert result.reason == "insufficient data: 40 predictions < min_samples 100"
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from retrain.local.progress import Console, Progress, StatePrinter, summary_table
+from retrain.local.progress import Console, Progress, StatePrinter
+from retrain.local.summary import summary_table
 
 pytestmark = pytest.mark.unit
 

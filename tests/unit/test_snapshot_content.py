@@ -72,7 +72,7 @@ def _change_category(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _change_by_one_ulp(df: pd.DataFrame) -> pd.DataFrame:
-    df.loc[1, "charges"] = np.nextafter(df.loc[1, "charges"], np.inf)
+    df.loc[1, "charges"] = np.nextafter(df["charges"].loc[1], np.inf)
     return df
 
 
@@ -135,7 +135,7 @@ def test_content_id_changes_with_the_content(change: Callable[[pd.DataFrame], pd
         pytest.param("plan", "str", id="text as str (pyarrow)"),
     ],
 )
-def test_content_id_depends_on_the_kind_not_the_exact_dtype(column: str, dtype: object) -> None:
+def test_content_id_depends_on_the_kind_not_the_exact_dtype(column: str, dtype: str | type[object]) -> None:
     # Given the same data as another Parquet engine would read it back
     other = frame().astype({column: dtype})
 

@@ -140,7 +140,9 @@ def test_sub_fills_each_placeholder(resolver: Resolver, text: str, expected: str
 
 
 def test_sub_with_variables_prefers_them_and_resolves_them(resolver: Resolver) -> None:
-    value = {"Fn::Sub": ["${Name}/${ModelName}/${Arn}", {"Name": {"Ref": "AWS::StackName"}, "ModelName": "other"}]}
+    value: dict[str, Any] = {
+        "Fn::Sub": ["${Name}/${ModelName}/${Arn}", {"Name": {"Ref": "AWS::StackName"}, "ModelName": "other"}]
+    }
     value["Fn::Sub"][1]["Arn"] = {"Fn::GetAtt": ["Fn", "Arn"]}
 
     resolved = resolver.resolve(value)
@@ -249,7 +251,7 @@ def test_unknown_reference_is_an_error_naming_it(resolver: Resolver, value: dict
 
 # Globals -----------------------------------------------------------------------------------------------
 
-GLOBALS_TEMPLATE = {
+GLOBALS_TEMPLATE: dict[str, Any] = {
     "Globals": {
         "Function": {
             "Runtime": "python3.12",
@@ -336,7 +338,7 @@ def test_parameter_override_replaces_the_default() -> None:
 
 
 def test_unknown_parameter_override_is_an_error_naming_it() -> None:
-    with pytest.raises(TemplateError, match=r"unknown template parameter.*ModelNam\\b"):
+    with pytest.raises(TemplateError, match=r"unknown template parameter.*ModelNam\b"):
         parameter_defaults(PARAMETERS, {"ModelNam": "x"})
 
 

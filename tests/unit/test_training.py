@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import shuffle
 
 from retrain import training
-from retrain.config import ModelConfig, parse_config
+from retrain.config import ModelConfig, Problem, parse_config
 from retrain.errors import ArtifactIntegrityError, EstimatorNotAllowed, InsufficientData, SchemaMismatch
 
 pytestmark = pytest.mark.unit
@@ -86,7 +86,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", ["os.system", "sklearn.svm.SVC", "SVC", "builtins.eval", "subprocess.Popen"])
 @pytest.mark.parametrize("problem", ["classification", "regression"])
-def test_estimator_outside_allowlist_is_refused_with_the_allowed_names(name: str, problem: str) -> None:
+def test_estimator_outside_allowlist_is_refused_with_the_allowed_names(name: str, problem: Problem) -> None:
     with pytest.raises(EstimatorNotAllowed) as info:
         training.resolve_estimator(name, {}, problem, seed=0)
 
@@ -97,7 +97,7 @@ def test_estimator_outside_allowlist_is_refused_with_the_allowed_names(name: str
 
 
 @pytest.mark.parametrize(("name", "problem"), ALL)
-def test_allowlisted_estimator_resolves_by_name_and_by_public_path(name: str, problem: str) -> None:
+def test_allowlisted_estimator_resolves_by_name_and_by_public_path(name: str, problem: Problem) -> None:
     by_name = training.resolve_estimator(name, {}, problem, seed=0)
     by_path = training.resolve_estimator(f"{training.ALLOWED_ESTIMATORS[name]}.{name}", {}, problem, seed=0)
 
@@ -106,15 +106,15 @@ def test_allowlisted_estimator_resolves_by_name_and_by_public_path(name: str, pr
 
 
 @pytest.mark.parametrize(("name", "problem"), ALL)
-def test_estimator_for_the_other_problem_type_is_refused(name: str, problem: str) -> None:
-    other = "regression" if problem == "classification" else "classification"
+def test_estimator_for_the_other_problem_type_is_refused(name: str, problem: Problem) -> None:
+    other: Problem = "regression" if problem == "classification" else "classification"
 
     with pytest.raises(EstimatorNotAllowed, match=f"{name} is a {problem} estimator.*problem is {other}"):
         training.resolve_estimator(name, {}, other, seed=0)
 
 
 @pytest.mark.parametrize(("name", "problem"), [("RandomForestClassifier", "classification"), ("Ridge", "regression")])
-def test_unknown_parameter_is_named_with_the_estimator(name: str, problem: str) -> None:
+def test_unknown_parameter_is_named_with_the_estimator(name: str, problem: Problem) -> None:
     with pytest.raises(EstimatorNotAllowed, match=f"unknown parameter 'n_trees' for {name}"):
         training.resolve_estimator(name, {"n_trees": 10}, problem, seed=0)
 
@@ -128,13 +128,13 @@ def test_unknown_parameter_is_named_with_the_estimator(name: str, problem: str) 
         ("KNeighborsClassifier", "classification", {"weights": "heaviest"}, "weights"),
     ],
 )
-def test_invalid_parameter_value_is_refused(name: str, problem: str, params: dict, parameter: str) -> None:
+def test_invalid_parameter_value_is_refused(name: str, problem: Problem, params: dict, parameter: str) -> None:
     with pytest.raises(EstimatorNotAllowed, match=f"invalid parameter for {name}.*'{parameter}'"):
         training.resolve_estimator(name, params, problem, seed=0)
 
 
 @pytest.mark.parametrize(("name", "problem"), ALL)
-def test_seed_becomes_random_state_when_the_estimator_takes_one(name: str, problem: str) -> None:
+def test_seed_becomes_random_state_when_the_estimator_takes_one(name: str, problem: Problem) -> None:
     estimator = training.resolve_estimator(name, {}, problem, seed=7)
 
     params = estimator.get_params()
@@ -202,13 +202,13 @@ def test_feature_frame_selects_features_in_config_order_and_types_them() -> None
     # Then
     assert list(out.columns) == ["tenure", "usage", "plan"]
     assert out["tenure"].dtype == np.float64
-    assert np.isnan(out.loc[1, "tenure"])
+    assert np.isnan(out["tenure"].loc[1])
     assert out["usage"].tolist()[:2] == [1.5, 2.0]
-    assert np.isnan(out.loc[2, "usage"])
+    assert np.isnan(out["usage"].loc[2])
     assert out["plan"].dtype == object
     assert out.loc[0, "plan"] == "1"
     assert out.loc[2, "plan"] == "2.5"
-    assert pd.isna(out.loc[1, "plan"])
+    assert pd.isna(out["plan"].loc[1])
 
 
 # --- fit ----------------------------------------------------------------------------------------

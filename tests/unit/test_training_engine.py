@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import retrain
+from helpers import job_files, tarball
 from retrain import fitting
 from retrain.config import ModelConfig, SageMakerTraining, Training, loads_config
 from retrain.contracts import Run, SnapshotRef
@@ -255,7 +256,7 @@ def test_the_source_dir_holds_the_script_the_requirements_and_the_installed_pack
 
     assert members["train.py"] == training_job.SCRIPT.encode()
     assert "from retrain.training_job import main" in members["train.py"].decode()
-    for module in ("__init__.py", "training_job.py", "fitting.py", "training.py", "config.py", "drift/profile.py"):
+    for module in ("__init__.py", "training_job.py", "fitting.py", "training.py", "config/base.py", "drift/profile.py"):
         assert members[f"retrain/{module}"] == (package / module).read_bytes(), module
     assert not [name for name in members if "__pycache__" in name or name.endswith(".pyc")]
 
@@ -307,53 +308,34 @@ def _fitted() -> fitting.Fitted:
     )
 
 
-def _tarball(files: dict[str, bytes]) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
-
-
-def _output(fitted: fitting.Fitted, **replace: bytes) -> dict[str, bytes]:
-    files = {
-        "model.skops": fitted.artifact,
-        "model-profile.npz": fitted.profile,
-        "training.json": fitting.summary_bytes(fitted),
-    }
-    return {**files, **replace}
-
-
 def test_a_jobs_output_is_read_back_with_its_hashes_and_lineage() -> None:
     fitted = _fitted()
 
-    read = training_job.read_output(_tarball(_output(fitted)), source="s3://a/model.tar.gz")
+    read = training_job.read_output(tarball(job_files(fitted)), source="s3://a/model.tar.gz")
 
     assert (read.sha256, read.profile_sha256) == (fitted.sha256, fitted.profile_sha256)
     assert (read.trained_rows, read.training_seconds, read.libraries) == (800, 1.5, {"numpy": "2"})
 
 
 def test_members_written_as_dot_slash_paths_are_found() -> None:
-    files = {f"./{name}": data for name, data in _output(_fitted()).items()}
+    files = {f"./{name}": data for name, data in job_files(_fitted()).items()}
 
-    assert training_job.read_output(_tarball(files), source="out").sha256 == _fitted().sha256
+    assert training_job.read_output(tarball(files), source="out").sha256 == _fitted().sha256
 
 
 @pytest.mark.parametrize(
     ("blob", "message"),
     [
         (b"not a tarball", "is not a readable model.tar.gz"),
-        (_tarball({"model.skops": b"x"}), "lacks model-profile.npz, training.json"),
+        (tarball({"model.skops": b"x"}), "lacks model-profile.npz, training.json"),
         (
-            _tarball(_output(_fitted(), **{"model.skops": b"tampered"})),
+            tarball(job_files(_fitted(), **{"model.skops": b"tampered"})),
             "model file's sha256 .* differs from training.json's",
         ),
-        (_tarball(_output(_fitted(), **{"model-profile.npz": b"other"})), "model profile file's sha256"),
-        (_tarball(_output(_fitted(), **{"training.json": b"[1]"})), "training.json is not a JSON object"),
+        (tarball(job_files(_fitted(), **{"model-profile.npz": b"other"})), "model profile file's sha256"),
+        (tarball(job_files(_fitted(), **{"training.json": b"[1]"})), "training.json is not a JSON object"),
         (
-            _tarball(_output(_fitted(), **{"training.json": b'{"sha256": "x"}'})),
+            tarball(job_files(_fitted(), **{"training.json": b'{"sha256": "x"}'})),
             "training.json is missing or has a bad field",
         ),
     ],

@@ -19,12 +19,12 @@ import pytest
 
 from retrain.config import ModelConfig, parse_config
 from retrain.errors import ConfigError, InsufficientData, SchemaMismatch
+from retrain.metrics.difference import difference_rate
 from retrain.validation import (
     Gate,
     Latency,
     ValidationResult,
     measure_latency,
-    prediction_difference,
     split_holdout,
     validate,
 )
@@ -204,7 +204,7 @@ def test_significant_improvement_passes_better_by_delta() -> None:
 
 
 @pytest.mark.parametrize(
-    ("problem", "mode", "limit"),
+    ("problem", "mode", "threshold"),
     [
         ("classification", "better", 0.02),
         ("classification", "not_worse", -0.02),
@@ -212,12 +212,12 @@ def test_significant_improvement_passes_better_by_delta() -> None:
         ("regression", "not_worse", 0.02),
     ],
 )
-def test_limit_is_delta_in_the_metrics_direction(problem: str, mode: str, limit: float) -> None:
+def test_threshold_is_delta_in_the_metrics_direction(problem: str, mode: str, threshold: float) -> None:
     good = with_accuracy(0.8) if problem == "classification" else with_rmse(1.0)
 
     result = validate(make_config(problem, mode=mode, delta=0.02), holdout(problem), good, good)
 
-    assert gate(result, "vs champion").limit == pytest.approx(limit)
+    assert gate(result, "vs champion").threshold == pytest.approx(threshold)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ def test_a_regression_in_one_slice_is_rejected() -> None:
     plan = gate(result, "slice plan")
     assert not plan.passed
     assert plan.value == pytest.approx(0.1)
-    assert plan.limit == 0.05
+    assert plan.threshold == 0.05
     assert not result.passed
     assert result.reasons == [
         "slice plan: plan=b (n=30): accuracy 0.9000 vs 1.0000, drop 0.1000 > 0.0500; skipped below 20 rows: c (n=10)"
@@ -344,6 +344,15 @@ def test_a_slice_column_missing_from_the_holdout_is_a_schema_mismatch() -> None:
         validate(make_config(slices={**SLICES, "columns": ["tier"]}), holdout(), with_accuracy(0.8), with_accuracy(0.8))
 
 
+def test_every_slice_column_missing_from_the_holdout_is_named() -> None:
+    config = make_config(slices={**SLICES, "columns": ["tier", "plan", "region"]})
+    message = "holdout is missing slice columns 'tier', 'region' (validation.slices.columns)"
+
+    with pytest.raises(SchemaMismatch, match=f"^{re.escape(message)}$") as info:
+        validate(config, holdout(), with_accuracy(0.8), with_accuracy(0.8))
+    assert info.value.missing == ["tier", "region"]
+
+
 # --- first model ----------------------------------------------------------------------------------
 
 
@@ -380,19 +389,19 @@ def test_classification_difference_is_the_share_of_rows_predicted_differently() 
     candidate = np.array(["a", "b", "c", "a", "a", "b", "c", "c"])
     champion = np.array(["a", "b", "c", "b", "b", "b", "a", "c"])  # rows 3, 4 and 6 differ
 
-    assert prediction_difference("classification", candidate, champion) == 3 / 8
+    assert difference_rate("classification", candidate, champion) == 3 / 8
 
 
 def test_regression_difference_counts_rows_further_apart_than_the_tolerance() -> None:
     candidate = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     champion = np.array([1.0, 2.05, 3.2, np.nan, 4.9])  # apart by 0, 0.05, 0.2, NaN, 0.1
 
-    assert prediction_difference("regression", candidate, champion, tolerance=0.1) == 2 / 5
-    assert prediction_difference("regression", candidate, champion) == 4 / 5
+    assert difference_rate("regression", candidate, champion, tolerance=0.1) == 2 / 5
+    assert difference_rate("regression", candidate, champion) == 4 / 5
 
 
 def test_no_recent_rows_have_no_difference() -> None:
-    assert prediction_difference("classification", np.array([]), np.array([])) is None
+    assert difference_rate("classification", np.array([]), np.array([])) is None
 
 
 RECENT = (np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1]), np.array([0, 1, 0, 0, 1, 1, 0, 1, 0, 1]))  # 3 of 10 differ
@@ -408,7 +417,7 @@ def test_prediction_difference_above_its_ceiling_is_rejected(ceiling: float, pas
     assert difference.passed is passed
     assert result.passed is passed
     assert difference.value == pytest.approx(0.3)
-    assert difference.limit == ceiling
+    assert difference.threshold == ceiling
     assert difference.info == {"n": 10}
     op = "<=" if passed else ">"
     assert difference.detail == f"30.00% of 10 recent inputs predicted differently ({op} {ceiling:.2%})"
@@ -472,7 +481,8 @@ def test_artifact_over_its_size_budget_is_rejected(size: int, passed: bool) -> N
 
 @pytest.mark.parametrize("budget", ["max_latency_p95_ms", "max_artifact_bytes"])
 def test_an_unmeasured_budget_fails(budget: str) -> None:
-    result = validate(make_config(**{budget: 10}), holdout(), with_accuracy(0.8), None)
+    budgets: dict[str, Any] = {budget: 10}
+    result = validate(make_config(**budgets), holdout(), with_accuracy(0.8), None)
 
     assert not result.passed
     assert result.reasons[0].endswith(": not measured")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,9 +24,8 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from retrain import validation
 from retrain.errors import InsufficientData
-from retrain.metrics import compute_metrics
+from retrain.metrics import compute_metrics, engine
 from retrain.validation import paired_bootstrap
 
 pytestmark = pytest.mark.unit
@@ -69,7 +69,7 @@ def slow_paired_bootstrap(metric, y, candidate, champion, *, resamples, confiden
 def tiny_case(problem: str, seed: int, n: int = 15, classes: int = 2):
     rng = np.random.default_rng(seed)
     if problem == "regression":
-        y = rng.normal(10, 3, n)
+        y: np.ndarray = rng.normal(10, 3, n)
         return y, y + rng.normal(0, 1, n), y + rng.normal(0.5, 2, n)
     y = rng.integers(0, classes, n)
     candidate = np.where(rng.random(n) < 0.8, y, rng.integers(0, classes, n))
@@ -134,7 +134,7 @@ def test_resamples_drawn_in_blocks_are_those_of_one_matrix(monkeypatch: pytest.M
     y, candidate, champion = tiny_case("classification", 6, n=50)
     whole = paired_bootstrap("classification", "accuracy", y, candidate, champion, resamples=101, seed=9)
 
-    monkeypatch.setattr(validation, "_BLOCK", 7 * 50)  # 7 resamples per block, the last one short
+    monkeypatch.setattr(engine, "BLOCK_CELLS", 7 * 50)  # 7 resamples per block, the last one short
     blocks = paired_bootstrap("classification", "accuracy", y, candidate, champion, resamples=101, seed=9)
 
     assert blocks == whole
@@ -170,7 +170,7 @@ def test_string_labels_are_scored_like_compute_metrics() -> None:
     ],
 )
 def test_bad_arguments_are_value_errors_naming_them(kwargs: dict, message: str) -> None:
-    arguments = {
+    arguments: dict[str, Any] = {
         "metric": "accuracy",
         "y_true": np.zeros(4),
         "candidate_pred": np.zeros(4),

@@ -6,6 +6,7 @@ numpy, pandas and pydantic only.
 
 - :mod:`.stats`        the statistics: KS, chi-squared, two proportions, PSI, JS, L-inf, Wasserstein, correction
 - :mod:`.profile`      the reference profile, built once per snapshot and stored next to it
+- :mod:`.comparison`   one feature's test and effect size (numeric CDFs or bins, categorical counts)
 - :mod:`.univariate`   every feature's verdict and the data set's (:func:`detect_drift`)
 - :mod:`.merge`        window profiles of partitions, merged for one verdict (:func:`merge_profiles`)
 - :mod:`.multivariate` the domain classifier (:func:`domain_classifier`)
@@ -21,8 +22,8 @@ from retrain.drift.merge import (
 )
 from retrain.drift.multivariate import MultivariateDrift, domain_classifier
 from retrain.drift.prediction import (
-    PredictionDifferenceReport,
-    PredictionDriftReport,
+    PredictionDifferenceResult,
+    PredictionDriftResult,
     prediction_difference,
     prediction_drift,
 )
@@ -36,7 +37,6 @@ from retrain.drift.profile import (
 )
 from retrain.drift.stats import (
     MAX_EXACT_N,
-    MISSING,
     adjust_p_values,
     chi2_table,
     chi2_test,
@@ -48,20 +48,19 @@ from retrain.drift.stats import (
     two_proportion_test,
     wasserstein_distance,
 )
-from retrain.drift.univariate import DEFAULT_THRESHOLDS, DriftReport, FeatureDrift, Finding, detect_drift
+from retrain.drift.univariate import DEFAULT_THRESHOLDS, DriftResult, FeatureDrift, Finding, detect_drift
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "MAX_EXACT_N",
-    "MISSING",
     "CategoricalProfile",
-    "DriftReport",
+    "DriftResult",
     "FeatureDrift",
     "Finding",
     "MultivariateDrift",
     "NumericProfile",
-    "PredictionDifferenceReport",
-    "PredictionDriftReport",
+    "PredictionDifferenceResult",
+    "PredictionDriftResult",
     "ReferenceProfile",
     "WindowProfile",
     "adjust_p_values",

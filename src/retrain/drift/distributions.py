@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.drift._params import check_scalar
 from retrain.drift.merge import WindowCategorical, WindowNumeric, WindowProfile
 from retrain.drift.profile import (
     OTHER,
@@ -39,7 +38,7 @@ from retrain.drift.profile import (
     category_key,
     numeric_values,
 )
-from retrain.drift.stats import MISSING
+from retrain.frames import MISSING, check_scalar
 
 #: Defaults of :func:`distributions`: histogram bins of a numeric feature, categories named per feature.
 DEFAULT_BINS = 20

@@ -65,9 +65,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.drift._params import check_scalar
-from retrain.drift.profile import DEFAULT_POINTS, category_key, column_kind, numeric_values, pack, unpack
-from retrain.drift.stats import MISSING
+from retrain.drift.profile import DEFAULT_POINTS, category_key, numeric_values, pack, unpack
+from retrain.frames import MISSING, check_scalar, column_kind
 
 #: Format version of a stored window profile (a reader refuses newer ones).
 WINDOW_VERSION = 1

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from retrain.drift._params import check_scalar
 from retrain.drift.profile import (
     OTHER,
     CategoricalProfile,
@@ -31,6 +30,7 @@ from retrain.drift.profile import (
     numeric_values,
 )
 from retrain.errors import InsufficientData, SchemaMismatch
+from retrain.frames import check_scalar, require_columns
 
 #: Most distinct codes per categorical feature (HistGradientBoosting's limit is 255 bins).
 MAX_CODES = 250
@@ -42,13 +42,14 @@ class SeparatingFeature(BaseModel):
 
 
 class MultivariateDrift(BaseModel):
-    """The domain classifier's verdict."""
+    """The domain classifier's verdict: ``fired`` when ``auc`` reaches ``threshold`` and its ``p_value`` is below
+    the level (``reason`` then says so and names the features that separate the windows most)."""
 
     method: str = "domain_classifier"
     auc: float
     threshold: float
     p_value: float
-    drifted: bool
+    fired: bool
     n_reference: int
     n_current: int
     folds: int
@@ -157,9 +158,7 @@ def domain_classifier(
         reference = reference.sample
     columns = [*numeric, *categorical]
     for label, frame in (("reference", reference), ("current window", current)):
-        absent = [c for c in columns if c not in frame.columns]
-        if absent:
-            raise SchemaMismatch(f"{label} is missing columns {', '.join(map(repr, absent))}", missing=absent)
+        require_columns(frame, columns, what=label)
         if len(frame) < 2 * folds:
             raise InsufficientData(f"domain classifier: {len(frame)} {label} rows < 2 x folds ({2 * folds})")
     rng = np.random.default_rng(seed)
@@ -211,7 +210,7 @@ def _domain_classifier(
         last = (fitted, test)
     auc = float(roc_auc_score(y, scores))
     p = _auc_p_value(auc, int(y.sum()), int(y.size - y.sum()))
-    drifted = auc >= auc_threshold and p < p_value
+    fired = auc >= auc_threshold and p < p_value
     separating: list[SeparatingFeature] = []
     if last is not None and columns:
         fitted, test = last
@@ -225,7 +224,7 @@ def _domain_classifier(
         drops.sort(key=lambda item: (-item[0], item[1]))
         separating = [SeparatingFeature(feature=name, importance=round(d, 6)) for d, name in drops[:top] if d > 0]
     reason = None
-    if drifted:
+    if fired:
         names = ", ".join(f.feature for f in separating[:3])
         reason = f"multivariate drift: domain classifier AUC {auc:.3f} >= {auc_threshold:.2f}" + (
             f" (separated most by {names})" if names else ""
@@ -234,7 +233,7 @@ def _domain_classifier(
         auc=auc,
         threshold=auc_threshold,
         p_value=p,
-        drifted=drifted,
+        fired=fired,
         n_reference=int(y.size - y.sum()),
         n_current=int(y.sum()),
         folds=folds,

@@ -21,25 +21,26 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
 from retrain.config import DriftFeature, DriftMethod, Problem
-from retrain.drift._params import check_scalar
 from retrain.drift.merge import WindowCategorical, WindowColumn, WindowNumeric, WindowProfile
-from retrain.drift.profile import ColumnProfile, NumericProfile, ReferenceProfile, category_key
+from retrain.drift.profile import ColumnProfile, NumericProfile, ReferenceProfile
 from retrain.drift.univariate import FeatureDrift, detect_drift
+from retrain.frames import check_scalar
+from retrain.metrics.difference import differing_rows
 
 
-class PredictionDriftReport(BaseModel):
-    """Drift of the champion's predictions."""
+class PredictionDriftResult(BaseModel):
+    """Drift of the champion's predictions: ``fired`` when ``result`` (the one tested column) drifted."""
 
     on: str
     result: FeatureDrift | None
-    drifted: bool
+    fired: bool
     insufficient: bool
     reason: str | None
     n_reference: int
     n_current: int
 
 
-class PredictionDifferenceReport(BaseModel):
+class PredictionDifferenceResult(BaseModel):
     """How often champion and candidate disagree on the current window."""
 
     rate: float | None
@@ -64,7 +65,7 @@ def prediction_drift(
     p_value: float = 0.05,
     bins: int = 10,
     min_samples: int = 100,
-) -> PredictionDriftReport:
+) -> PredictionDriftResult:
     """Drift of predictions against their reference distribution.
 
     Parameters
@@ -82,7 +83,7 @@ def prediction_drift(
 
     Returns
     -------
-    PredictionDriftReport
+    PredictionDriftResult
     """
     profile = ReferenceProfile(columns={on: reference}, n_rows=reference.n_rows, schema={})
     numeric = [on] if isinstance(reference, NumericProfile) else []
@@ -112,15 +113,15 @@ def prediction_drift(
     reason = None
     if report.insufficient:
         reason = report.reason
-    elif result is not None and result.drifted:
+    elif result is not None and result.fired:
         reason = (
             f"{on} drift: {result.method} {result.effect:.3g} >= {result.threshold:g} "
             f"({result.test} p {result.p_value_adjusted:.2g})"
         )
-    return PredictionDriftReport(
+    return PredictionDriftResult(
         on=on,
         result=result,
-        drifted=bool(result is not None and result.drifted),
+        fired=bool(result is not None and result.fired),
         insufficient=report.insufficient,
         reason=reason,
         n_reference=reference.n_rows,
@@ -136,12 +137,13 @@ def prediction_difference(
     tolerance: float = 0.0,
     max_rate: float = 0.1,
     min_samples: int = 100,
-) -> PredictionDifferenceReport:
+) -> PredictionDifferenceResult:
     """Share of rows where two models' predictions differ.
 
-    Classification: the predicted classes differ (compared as category keys,
-    so ``1`` and ``"1"`` agree). Regression: ``|champion - candidate| >
-    tolerance``; a NaN on one side only is a difference.
+    A row differs by the rule of :func:`retrain.metrics.difference.differing_rows`,
+    the validation gate's too: classification compares class keys (``1``, ``1.0``
+    and ``"1"`` agree); regression agrees within ``tolerance``, or when both
+    predictions are missing or non-finite.
 
     Parameters
     ----------
@@ -165,36 +167,15 @@ def prediction_difference(
     a, b = np.asarray(champion).ravel(), np.asarray(candidate).ravel()
     if a.size != b.size:
         raise ValueError(f"champion has {a.size} predictions but candidate has {b.size}; they must match.")
-    if problem == "regression":
-        x, y = a.astype(np.float64), b.astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            different = np.abs(x - y) > tolerance
-        different |= np.isnan(x) ^ np.isnan(y)
-    elif problem == "classification":
-        different = np.array([category_key(u) != category_key(v) for u, v in zip(a, b, strict=True)], dtype=bool)
-    else:
-        raise ValueError(f"problem == {problem!r}, must be 'classification' or 'regression'.")
+    different = differing_rows(problem, a, b, tolerance=tolerance)
     n, n_different = int(a.size), int(different.sum())
-    if n < min_samples:
-        return PredictionDifferenceReport(
-            rate=None,
-            n=n,
-            n_different=n_different,
-            tolerance=tolerance,
-            max_rate=max_rate,
-            fired=False,
-            insufficient=True,
-            reason=f"insufficient data: {n} rows < min_samples {min_samples}",
-        )
-    rate = n_different / n
-    fired = rate >= max_rate
-    return PredictionDifferenceReport(
-        rate=rate,
-        n=n,
-        n_different=n_different,
-        tolerance=tolerance,
-        max_rate=max_rate,
-        fired=fired,
-        insufficient=False,
-        reason=f"champion and candidate differ on {rate:.1%} of {n} rows (>= {max_rate:.1%})" if fired else None,
-    )
+    insufficient = n < min_samples
+    rate = None if insufficient else n_different / n
+    fired = rate is not None and rate >= max_rate
+    reason = None
+    if insufficient:
+        reason = f"insufficient data: {n} rows < min_samples {min_samples}"
+    elif fired:
+        reason = f"champion and candidate differ on {rate:.1%} of {n} rows (>= {max_rate:.1%})"
+    result = {"rate": rate, "n": n, "n_different": n_different, "tolerance": tolerance, "max_rate": max_rate}
+    return PredictionDifferenceResult(**result, fired=fired, insufficient=insufficient, reason=reason)

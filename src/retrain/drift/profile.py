@@ -42,9 +42,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from retrain.drift._params import check_scalar
-from retrain.drift.stats import MISSING
 from retrain.errors import SchemaMismatch
+from retrain.frames import MISSING, check_scalar, column_kind, require_columns
 
 if TYPE_CHECKING:
     from retrain.config import ModelConfig
@@ -68,12 +67,6 @@ MIN_NAMED_COUNT = 10
 OTHER = "<other>"
 #: Bin of the current categories the reference never had.
 UNSEEN = "<unseen>"
-
-
-def column_kind(dtype: object) -> str:
-    """A dtype's kind: ``int``, ``float``, ``bool``, ``datetime``, ``timedelta`` or ``text``."""
-    kind = getattr(dtype, "kind", "O")
-    return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime", "m": "timedelta"}.get(kind, "text")
 
 
 def category_key(value: Any) -> str:
@@ -363,10 +356,7 @@ def build_profile(
     check_scalar(points, "points", Integral, min_val=2)
     check_scalar(max_categories, "max_categories", Integral, min_val=1)
     check_scalar(sample_rows, "sample_rows", Integral, min_val=0)
-    missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
-    if missing:
-        noun = "column" if len(missing) == 1 else "columns"
-        raise SchemaMismatch(f"reference is missing {noun} {', '.join(repr(c) for c in missing)}", missing=missing)
+    require_columns(frame, [*numeric, *categorical], what="reference")
     columns: dict[str, ColumnProfile] = {}
     n_rows = len(frame)
     for name in numeric:
@@ -413,10 +403,11 @@ def reference_profile(
     from retrain.config import DriftTrigger
 
     settings = (config.triggers.drift or DriftTrigger()).profile
+    numeric, categorical = config.features.present(frame.columns)
     return build_profile(
         frame,
-        numeric=[c for c in config.features.numeric if c in frame.columns],
-        categorical=[c for c in config.features.categorical if c in frame.columns],
+        numeric=numeric,
+        categorical=categorical,
         points=settings.points,
         max_categories=settings.max_categories,
         sample_rows=settings.sample_rows,

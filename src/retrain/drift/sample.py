@@ -22,7 +22,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from retrain.drift._params import check_scalar
+from retrain.frames import check_scalar
 
 
 @dataclass(frozen=True, eq=False)

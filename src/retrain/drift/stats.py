@@ -18,14 +18,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from retrain.drift._params import check_scalar
 from retrain.errors import InsufficientData
+from retrain.frames import MISSING, check_scalar
 
 #: Largest sample size for which scipy's ``method="auto"`` computes the exact KS p-value.
 MAX_EXACT_N = 10_000
-
-#: The category that missing values (None, NaN, NaT, pd.NA) of a categorical feature are counted as.
-MISSING = "<missing>"
 
 #: Proportion that replaces an empty bin's zero in PSI (as Evidently does), so the logarithm stays finite.
 PSI_EPSILON = 1e-4
@@ -397,7 +394,7 @@ def chi2_test(reference: pd.Series, current: pd.Series, *, min_expected: float =
 
     Builds the 2 x k contingency table of category counts (reference row,
     current row) by factorizing the pooled values once and counting codes with
-    ``np.bincount``. Missing values are counted as the category ``"<missing>"``;
+    ``np.bincount``. Missing values are counted as the category :data:`~retrain.frames.MISSING`;
     categories seen in only one window are counted (their expected count is
     positive); categories whose expected count is below ``min_expected`` are
     pooled (:func:`pool_rare`). Without rare categories the result equals

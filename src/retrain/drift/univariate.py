@@ -32,9 +32,7 @@ the current window or no longer numeric (schema drift).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, Literal
 
@@ -43,8 +41,18 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from retrain.config import DriftFeature, DriftThresholds
-from retrain.drift._params import check_scalar
-from retrain.drift.merge import WindowCategorical, WindowNumeric, WindowProfile
+from retrain.drift.comparison import (
+    DEFAULT_THRESHOLDS,
+    Kind,
+    Method,
+    Pending,
+    Test,
+    categorical_feature,
+    finite_float,
+    numeric_feature,
+    window_feature,
+)
+from retrain.drift.merge import WindowProfile
 from retrain.drift.profile import (
     DEFAULT_MAX_CATEGORIES,
     DEFAULT_POINTS,
@@ -52,38 +60,19 @@ from retrain.drift.profile import (
     NumericProfile,
     ReferenceProfile,
     build_profile,
-    category_counts,
-    column_kind,
-    numeric_values,
 )
-from retrain.drift.stats import (
-    MIN_EXPECTED,
-    MISSING,
-    PSI_EPSILON,
-    Correction,
-    adjust_p_values,
-    chi2_table,
-    cramers_v,
-    jensen_shannon,
-    ks_from_differences,
-    ks_p_values,
-    linf,
-    pool_rare,
-    psi,
-    two_proportion_test,
-    wasserstein_scale,
-)
-
-Method = Literal["ks", "psi", "wasserstein", "js", "chi2", "linf", "schema"]
-Test = Literal["ks", "chi2"]
-Kind = Literal["numeric", "discrete", "categorical"]
-
-#: Default practical thresholds per method (``triggers.drift.thresholds``).
-DEFAULT_THRESHOLDS: dict[str, float] = DriftThresholds().model_dump()
+from retrain.drift.stats import Correction, adjust_p_values, ks_p_values
+from retrain.frames import check_scalar, column_kind
 
 
 class FeatureDrift(BaseModel):
-    """Drift of one feature: its test, its effect size, and the verdict that needs both."""
+    """Drift of one feature: its test, its effect size, and the verdict that needs both.
+
+    ``statistic`` and ``p_value`` are the test's (``p_value_adjusted`` after the
+    correction across features); ``effect`` is held to ``threshold``; ``fired``
+    is the verdict: significant and ``effect >= threshold``, or the missing rate
+    drifted (``missing_drifted``), or schema drift.
+    """
 
     method: Method
     test: Test | None
@@ -94,7 +83,7 @@ class FeatureDrift(BaseModel):
     effect: float
     threshold: float
     significant: bool
-    drifted: bool
+    fired: bool
     n_reference: int
     n_current: int
     missing_reference: float = 0.0
@@ -115,15 +104,21 @@ class Finding(BaseModel):
     drift: bool
 
 
-class DriftReport(BaseModel):
-    """Drift of every checked feature and the data set's verdict."""
+class DriftResult(BaseModel):
+    """Drift of every checked feature and the data set's verdict.
+
+    ``fired`` is the data set's verdict (the module docstring says when);
+    ``reason`` says why it fired, or why the result is ``insufficient`` (too few
+    rows: nothing was tested and it does not fire); ``share`` is held to
+    ``threshold_share``, ``weighted_share`` to ``importance_share``.
+    """
 
     features: dict[str, FeatureDrift]
     n_features: int
     n_drifted: int
     share: float
     threshold_share: float
-    drifted: bool
+    fired: bool
     insufficient: bool
     reason: str | None
     p_value: float = 0.05
@@ -136,304 +131,6 @@ class DriftReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     n_reference: int = 0
     n_current: int = 0
-
-
-def _finite(value: float, default: float = 0.0) -> float:
-    """``value`` as a finite float (NaN -> ``default``, +-inf -> the largest float), so no verdict is NaN."""
-    value = float(value)
-    if math.isnan(value):
-        return default
-    if math.isinf(value):
-        return math.copysign(float(np.finfo(np.float64).max), value)
-    return value
-
-
-@dataclass
-class _Pending:
-    """A feature's numbers before the p-values are adjusted across features."""
-
-    method: Method
-    test: Test | None
-    kind: Kind
-    statistic: float = 0.0
-    p_value: float = 1.0
-    tested: bool = False
-    effect: float = 0.0
-    threshold: float = 0.0
-    n_reference: int = 0
-    n_current: int = 0
-    missing_reference: float = 0.0
-    missing_current: float = 0.0
-    missing_p_value: float | None = None
-    missing_effect: float = 0.0
-    critical: bool = False
-    schema: str | None = None
-    notes: list[str] = field(default_factory=list)
-    unseen: dict[str, int] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------- comparisons
-def _fractions(counts: np.ndarray, n: int) -> np.ndarray:
-    """``counts / n`` as ``np.linspace(0, 1, n + 1)[counts]`` computes it (``k * (1 / n)``, exactly 1 at ``n``).
-
-    scipy's KS reads its CDF values from that linspace; doing the same arithmetic without building the
-    array keeps the statistic bitwise equal to scipy's.
-    """
-    out = counts * (1.0 / n)
-    out[counts == n] = 1.0
-    return out
-
-
-def compare_ecdf(reference: NumericProfile, current: np.ndarray) -> tuple[float, float]:
-    """KS statistic and (unnormalized) Wasserstein distance of a profiled reference and a sorted current sample.
-
-    The two CDFs are evaluated at the pooled points (the profile's values and
-    the current values) in one pass: two ``searchsorted`` calls over the merged
-    order. With an exact profile the KS statistic equals scipy's bit for bit.
-    """
-    m = current.size
-    points, k = reference.values, reference.values.size
-    # Merge: each profile point goes right after the current values <= it (K binary searches, K << m), so it
-    # ends its group of equal values, and the number of profile points at or before every merged position
-    # is a cumulative count. Every CDF below is then a gather: no per-value binary search over m values.
-    after = np.searchsorted(current, points, side="right")
-    pooled = np.insert(current, after, points)
-    at = after + np.arange(k)  # where each profile point landed
-    seen = np.cumsum(np.bincount(at, minlength=pooled.size))  # profile points <= pooled[i] (exact at group ends)
-    ends = np.empty(pooled.size, dtype=bool)  # the last of each group of equal values: where a CDF is read
-    np.not_equal(pooled[1:], pooled[:-1], out=ends[:-1])
-    ends[-1] = True
-    cur_counts = np.arange(1, pooled.size + 1) - seen  # current values <= pooled[i], at group ends
-    differences = _reference_cdf(reference, pooled, seen)
-    differences -= _fractions(cur_counts, m)
-    statistic = ks_from_differences(differences[ends])
-    # Between equal values the width is 0, so inside a group the (not yet final) CDFs do not count.
-    np.abs(differences, out=differences)
-    distance = float(np.dot(differences[:-1], np.diff(pooled)))
-    return statistic, distance
-
-
-def _reference_cdf(reference: NumericProfile, x: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """The reference CDF at sorted ``x`` as a fraction, given ``seen``: how many profile points come before each.
-
-    Exact profile: the count at the last point seen. Sketch: interpolated
-    between points (:meth:`~retrain.drift.profile.NumericProfile.counts_given`).
-    """
-    if reference.exact:
-        return _fractions(np.concatenate(([0], reference.le))[seen], reference.n)
-    out = reference.counts_given(x, seen)
-    out /= reference.n
-    return out
-
-
-def _reference_fractions(reference: NumericProfile, x: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
-    """The reference CDF at sorted ``x`` (``right``) or just before it (``left``), read as :func:`compare_ecdf` does."""
-    return _reference_cdf(reference, x, np.searchsorted(reference.values, x, side=side))
-
-
-def compare_window_ecdf(reference: NumericProfile, current: WindowNumeric) -> tuple[float, float]:
-    """KS statistic and (unnormalized) Wasserstein distance of a profiled reference and a window profile.
-
-    Both CDFs are read at the union of the two profiles' points. With an exact
-    window the differences there are the ones :func:`compare_ecdf` computes from
-    the raw sorted window (the KS statistic is equal bit for bit; the
-    Wasserstein sum is the same sum without its zero-width terms, equal up to
-    float rounding). With a sketched window the differences are also read just
-    before each point and the distance is the exact integral of their absolute
-    value (linear between points): both are within the window's
-    :attr:`~retrain.drift.merge.WindowNumeric.ks_bound` and
-    :attr:`~retrain.drift.merge.WindowNumeric.wasserstein_bound` of the exact
-    statistics against an exact reference.
-    """
-    pooled = np.union1d(reference.values, current.values)
-    m = current.n
-    right = _reference_fractions(reference, pooled, "right")
-    right -= _fractions(current.counts(pooled, "right"), m)
-    width = np.diff(pooled)
-    if current.exact:
-        statistic = ks_from_differences(right)
-        np.abs(right, out=right)
-        return statistic, float(np.dot(right[:-1], width))
-    left = _reference_fractions(reference, pooled, "left")
-    left -= _fractions(current.counts(pooled, "left"), m)
-    statistic = ks_from_differences(np.concatenate((right, left)))
-    a, b = right[:-1], left[1:]  # the difference at the start and just before the end of each interval
-    size = np.abs(a) + np.abs(b)
-    crossing = a * b < 0  # the difference changes sign inside: two triangles
-    with np.errstate(divide="ignore", invalid="ignore"):
-        area = np.where(crossing, (a * a + b * b) / (2.0 * size), size / 2.0)
-    return statistic, float(np.dot(area, width))
-
-
-def _effect(method: str, ref_counts: np.ndarray, cur_counts: np.ndarray, chi2: float, columns: int) -> float:
-    if method == "psi":
-        return psi(ref_counts, cur_counts, epsilon=PSI_EPSILON)
-    if method == "js":
-        return jensen_shannon(ref_counts, cur_counts)
-    if method == "linf":
-        return linf(ref_counts, cur_counts)
-    # chi2: Cramér's V of the test
-    return cramers_v(chi2, float(ref_counts.sum() + cur_counts.sum()), columns)
-
-
-def _resolve(kind: str, discrete: bool, method: str) -> tuple[Method, Test, Kind]:
-    """The effect method, the test and the treatment of a feature for a configured method."""
-    if kind == "categorical":
-        return ("js" if method == "auto" else method), "chi2", "categorical"  # type: ignore[return-value]
-    if method == "auto":
-        return ("js", "chi2", "discrete") if discrete else ("wasserstein", "ks", "numeric")
-    if method in ("ks", "wasserstein"):
-        return method, "ks", "numeric"  # type: ignore[return-value]
-    if method in ("psi", "js"):
-        return (method, "chi2", "discrete") if discrete else (method, "ks", "numeric")  # type: ignore[return-value]
-    return method, "chi2", ("discrete" if discrete else "numeric")  # type: ignore[return-value]
-
-
-def _numeric_feature(
-    name: str, profile: NumericProfile, series: pd.Series, method: str, threshold: float | None, bins: int
-) -> _Pending:
-    effect_method, test, kind = _resolve("numeric", profile.discrete, method)
-    out = _Pending(effect_method, test, kind)
-    out.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[effect_method]
-    values, n_bad, example = numeric_values(series)
-    if n_bad:
-        out.schema = (
-            f"column {name!r} is numeric in the reference but the current window has {n_bad} non-numeric "
-            f"values (dtype {series.dtype}, e.g. {example!r})"
-        )
-    finite = values[np.isfinite(values)]
-    finite.sort()
-    if not _numeric_missing(out, profile, len(series), int(finite.size)):
-        return out
-    _compare_numeric(
-        out,
-        profile,
-        bins,
-        n=int(finite.size),
-        ecdf=lambda: compare_ecdf(profile, finite),
-        count_equal=lambda x: np.searchsorted(finite, x, side="right") - np.searchsorted(finite, x, side="left"),
-        count_le=lambda x: np.searchsorted(finite, x, side="right"),
-    )
-    return out
-
-
-def _compare_numeric(
-    out: _Pending,
-    profile: NumericProfile,
-    bins: int,
-    *,
-    n: int,
-    ecdf: Callable[[], tuple[float, float]],
-    count_equal: Callable[[np.ndarray], np.ndarray],
-    count_le: Callable[[np.ndarray], np.ndarray],
-) -> None:
-    """A numeric feature's test and effect from the current window's CDF: its ``n`` finite values, the KS
-    statistic and Wasserstein distance against the reference (``ecdf``), and its counts of values equal to /
-    at most each of an array of points (the raw sorted window or a merged window profile)."""
-    if out.test == "ks" or out.method in ("ks", "wasserstein"):
-        statistic, distance = ecdf()
-        if out.test == "ks":
-            out.statistic = statistic
-        if out.method == "ks":
-            out.effect = statistic
-        elif out.method == "wasserstein":
-            out.effect = distance / wasserstein_scale(profile.mean, profile.std)
-    if out.test == "chi2" or out.method in ("psi", "js", "linf", "chi2"):
-        if out.kind == "discrete":
-            ref_counts = np.concatenate((np.diff(profile.le, prepend=0), [0]))
-            inside = count_equal(profile.values)
-            cur_counts = np.concatenate((inside, [n - inside.sum()]))
-            if cur_counts[-1]:
-                out.notes.append(f"{int(cur_counts[-1])} current values the reference never had")
-        else:
-            edges, ref_counts = profile.bins(bins)
-            cur_counts = np.diff(np.concatenate(([0], count_le(edges), [n])))
-        _binned(out, ref_counts, cur_counts)
-
-
-def _numeric_missing(out: _Pending, profile: NumericProfile, m_rows: int, m: int) -> bool:
-    """Counts and the missing-rate test of a numeric feature; whether its values can be compared."""
-    out.n_reference, out.n_current = profile.n, m
-    out.missing_reference = profile.n_missing / profile.n_rows if profile.n_rows else 0.0
-    out.missing_current = (m_rows - m) / m_rows if m_rows else 0.0
-    if profile.n_missing or m_rows - m:
-        out.missing_p_value, out.missing_effect = two_proportion_test(
-            profile.n_missing, profile.n_rows, m_rows - m, m_rows
-        )
-    if profile.n == 0 or m == 0:
-        where = "the current window" if profile.n else "the reference" if m else "either window"
-        out.notes.append(f"no finite values in {where}: the values are not compared")
-        return False
-    out.tested = True
-    return True
-
-
-def _binned(out: _Pending, ref_counts: np.ndarray, cur_counts: np.ndarray) -> None:
-    """The chi-squared test and the binned effect of a numeric feature from both windows' counts per bin."""
-    table = pool_rare(np.vstack((ref_counts, cur_counts)), MIN_EXPECTED)
-    chi2, p_chi2, columns = chi2_table(table, min_expected=0)
-    if out.test == "chi2":
-        out.statistic, out.p_value = chi2, p_chi2
-    if out.method in ("psi", "js", "linf", "chi2"):
-        out.effect = _effect(out.method, table[0], table[1], chi2, columns)
-
-
-def _numeric_window_feature(
-    name: str, profile: NumericProfile, window: WindowNumeric, method: str, threshold: float | None, bins: int
-) -> _Pending:
-    """:func:`_numeric_feature` with the current window given as a (merged) window profile."""
-    effect_method, test, kind = _resolve("numeric", profile.discrete, method)
-    out = _Pending(effect_method, test, kind)
-    out.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[effect_method]
-    if window.n_bad:
-        out.schema = (
-            f"column {name!r} is numeric in the reference but the current window has {window.n_bad} non-numeric "
-            f"values (dtype {window.dtype}, e.g. {window.bad_example})"
-        )
-    if not _numeric_missing(out, profile, window.n_rows, window.n):
-        return out
-    if not window.exact:
-        out.notes.append(f"current window profiled within {window.ks_bound:.2g} of its CDF")
-    _compare_numeric(
-        out,
-        profile,
-        bins,
-        n=window.n,
-        ecdf=lambda: compare_window_ecdf(profile, window),
-        count_equal=window.count_equal,
-        count_le=window.count_le,
-    )
-    return out
-
-
-def _categorical_feature(
-    profile: CategoricalProfile, series: pd.Series, method: str, threshold: float | None
-) -> _Pending:
-    return _categorical_counts(profile, category_counts(series), len(series), method, threshold)
-
-
-def _categorical_counts(
-    profile: CategoricalProfile, counts: dict[str, int], m_rows: int, method: str, threshold: float | None
-) -> _Pending:
-    """:func:`_categorical_feature` from the current window's category counts (first-seen order) and rows."""
-    effect_method, test, kind = _resolve("categorical", False, method)
-    out = _Pending(effect_method, test, kind)
-    out.threshold = threshold if threshold is not None else DEFAULT_THRESHOLDS[effect_method]
-    _, ref_counts, cur_counts, unseen = profile.align(counts)
-    out.n_reference, out.n_current = profile.n_rows, m_rows
-    out.missing_reference = profile.n_missing / profile.n_rows if profile.n_rows else 0.0
-    out.missing_current = (counts.get(MISSING, 0) / m_rows) if m_rows else 0.0
-    out.unseen = unseen
-    if profile.n_rows == 0 or m_rows == 0:
-        out.notes.append("no rows in the reference" if profile.n_rows == 0 else "no rows in the current window")
-        return out
-    out.tested = True
-    # Rare categories are pooled by both windows' counts (symmetric, so no bin favours either window), and
-    # the effect is measured on the same bins: thousands of sparse bins would make noise look like distance.
-    table = pool_rare(np.vstack((ref_counts, cur_counts)), MIN_EXPECTED)
-    out.statistic, out.p_value, columns = chi2_table(table, min_expected=0)
-    out.effect = _effect(effect_method, table[0], table[1], out.statistic, columns)
-    return out
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -472,7 +169,7 @@ def _weights(importances: Mapping[str, float] | None, names: Sequence[str]) -> d
     """Permutation importances as weights that sum to 1 over ``names`` (negative ones count as 0)."""
     if not importances:
         return None
-    raw = {name: max(_finite(float(importances.get(name, 0.0))), 0.0) for name in names}
+    raw = {name: max(finite_float(float(importances.get(name, 0.0))), 0.0) for name in names}
     total = sum(raw.values())
     if total <= 0:
         return None
@@ -526,7 +223,7 @@ def _kind_class(kind: str) -> str:
 
 def _insufficient(
     reference_rows: int, current_rows: int, min_samples: int, n_features: int, **common: Any
-) -> DriftReport | None:
+) -> DriftResult | None:
     short = [
         f"{rows} {label} rows < min_samples {min_samples}"
         for label, rows in (("reference", reference_rows), ("current", current_rows))
@@ -535,12 +232,12 @@ def _insufficient(
     if not short:
         return None
     reason = "insufficient data: " + "; ".join(short)
-    return DriftReport(
+    return DriftResult(
         features={},
         n_features=n_features,
         n_drifted=0,
         share=0.0,
-        drifted=False,
+        fired=False,
         insufficient=True,
         reason=reason,
         findings=[Finding(kind="insufficient_data", feature=None, message=reason, drift=False)],
@@ -568,7 +265,7 @@ def detect_drift(
     importances: Mapping[str, float] | None = None,
     importance_share: float | None = 0.5,
     ignore_columns: Sequence[str] = (),
-) -> DriftReport:
+) -> DriftResult:
     """Test every feature for drift between a reference and a current window.
 
     See the module docstring for the methods and the verdicts. The reference is
@@ -616,7 +313,7 @@ def detect_drift(
 
     Returns
     -------
-    DriftReport
+    DriftResult
 
     Raises
     ------
@@ -662,7 +359,7 @@ def detect_drift(
         return short
 
     findings = _schema_findings(profile, current, numeric, categorical, ignore_columns)
-    pending: dict[str, _Pending] = {}
+    pending: dict[str, Pending] = {}
     for name in columns:
         opts = options.get(name, DriftFeature())
         column = profile.columns.get(name)
@@ -682,17 +379,17 @@ def detect_drift(
             if window is None and name in current.schema:
                 raise ValueError(f"feature {name!r} is a column of the window profile but was not profiled.")
         if name not in (current.columns if isinstance(current, pd.DataFrame) else current.schema):
-            item = _Pending("schema", None, "categorical" if name in categorical else "numeric")
+            item = Pending("schema", None, "categorical" if name in categorical else "numeric")
             item.n_reference, item.critical = column.n, opts.critical
             item.schema = f"current window is missing column {name!r}"
             pending[name] = item
             continue
         if isinstance(current, WindowProfile):
-            item = _window_feature(name, column, current, opts.method, opts.threshold, int(bins))
+            item = window_feature(name, column, current, opts.method, opts.threshold, int(bins))
         elif isinstance(column, NumericProfile):
-            item = _numeric_feature(name, column, current[name], opts.method, opts.threshold, int(bins))
+            item = numeric_feature(name, column, current[name], opts.method, opts.threshold, int(bins))
         else:
-            item = _categorical_feature(column, current[name], opts.method, opts.threshold)
+            item = categorical_feature(column, current[name], opts.method, opts.threshold)
         if opts.threshold is None:
             item.threshold = limits[item.method]
         item.critical = opts.critical
@@ -700,32 +397,15 @@ def detect_drift(
     return _verdict(pending, findings, importances, profile.n_rows, n_current, missing_threshold, common)
 
 
-def _window_feature(
-    name: str,
-    column: NumericProfile | CategoricalProfile,
-    current: WindowProfile,
-    method: str,
-    threshold: float | None,
-    bins: int,
-) -> _Pending:
-    """A feature's numbers from a window profile (the same comparisons as from the raw window's column)."""
-    window = current.columns[name]
-    if isinstance(column, NumericProfile) and isinstance(window, WindowNumeric):
-        return _numeric_window_feature(name, column, window, method, threshold, bins)
-    if isinstance(column, CategoricalProfile) and isinstance(window, WindowCategorical):
-        return _categorical_counts(column, window.counts, window.n_rows, method, threshold)
-    raise ValueError(f"feature {name!r} is {column.kind} in the reference but {window.kind} in the window profile.")
-
-
 def _verdict(
-    pending: dict[str, _Pending],
+    pending: dict[str, Pending],
     findings: list[Finding],
     importances: Mapping[str, float] | None,
     n_reference: int,
     n_current: int,
     missing_threshold: float,
     common: dict[str, Any],
-) -> DriftReport:
+) -> DriftResult:
     alpha: float = common["p_value"]
     ks_rows = [n for n, p in pending.items() if p.tested and p.test == "ks"]
     if ks_rows:
@@ -735,7 +415,7 @@ def _verdict(
             [pending[n].n_current for n in ks_rows],
         )
         for name, p in zip(ks_rows, p_ks, strict=True):
-            pending[name].p_value = _finite(float(p), 1.0)
+            pending[name].p_value = finite_float(float(p), 1.0)
     tests: list[tuple[str, str]] = [(n, "value") for n, p in pending.items() if p.tested]
     tests += [(n, "missing") for n, p in pending.items() if p.missing_p_value is not None]
     raw = [pending[n].p_value if what == "value" else pending[n].missing_p_value for n, what in tests]
@@ -747,7 +427,7 @@ def _verdict(
     for name, item in pending.items():
         p_adj = float(adjusted.get((name, "value"), 1.0))
         significant = item.tested and p_adj < alpha
-        drifted = bool(significant and _finite(item.effect) >= item.threshold)
+        drifted = bool(significant and finite_float(item.effect) >= item.threshold)
         missing_adj = adjusted.get((name, "missing"))
         missing_drifted = bool(
             missing_adj is not None and missing_adj < alpha and item.missing_effect >= missing_threshold
@@ -780,18 +460,18 @@ def _verdict(
             method=item.method if not item.schema or item.tested else "schema",
             test=item.test,
             kind=item.kind,
-            statistic=_finite(item.statistic),
-            p_value=_finite(item.p_value, 1.0),
-            p_value_adjusted=_finite(p_adj, 1.0),
-            effect=_finite(item.effect),
+            statistic=finite_float(item.statistic),
+            p_value=finite_float(item.p_value, 1.0),
+            p_value_adjusted=finite_float(p_adj, 1.0),
+            effect=finite_float(item.effect),
             threshold=item.threshold,
             significant=significant,
-            drifted=drifted or missing_drifted or item.schema is not None,
+            fired=drifted or missing_drifted or item.schema is not None,
             n_reference=item.n_reference,
             n_current=item.n_current,
             missing_reference=item.missing_reference,
             missing_current=item.missing_current,
-            missing_p_value=None if item.missing_p_value is None else _finite(item.missing_p_value, 1.0),
+            missing_p_value=None if item.missing_p_value is None else finite_float(item.missing_p_value, 1.0),
             missing_drifted=missing_drifted,
             critical=item.critical,
             importance=None if weights is None else weights.get(name, 0.0),
@@ -808,9 +488,9 @@ def _dataset(
     n_reference: int,
     n_current: int,
     common: dict[str, Any],
-) -> DriftReport:
+) -> DriftResult:
     n = len(features)
-    drifted_names = [name for name, f in features.items() if f.drifted]
+    drifted_names = [name for name, f in features.items() if f.fired]
     observed = len(drifted_names) / n if n else 0.0
     threshold_share: float = common["threshold_share"]
     importance_share: float | None = common["importance_share"]
@@ -826,12 +506,12 @@ def _dataset(
         reasons.append(f"critical {noun} {', '.join(repr(c) for c in critical_drifted)} drifted")
     if weighted is not None and importance_share is not None and weighted >= importance_share:
         reasons.append(f"importance-weighted drift share {weighted:.2f} >= {importance_share:.2f}")
-    return DriftReport(
+    return DriftResult(
         features=features,
         n_features=n,
         n_drifted=len(drifted_names),
         share=observed,
-        drifted=bool(reasons),
+        fired=bool(reasons),
         insufficient=n == 0,
         reason="; ".join(reasons) if reasons else ("insufficient data: no feature to compare" if n == 0 else None),
         critical_drifted=critical_drifted,

@@ -195,10 +195,10 @@ def run_in_cloud(
     else:
         cloud.register(config, config_text)
     champion = registry.require_champion(settings.registry_table, config.model)
-    what = f"scoring {_file_name(current_source)} with the champion (v{champion['version']}): {len(current)} rows"
+    what = f"scoring {_file_name(current_source)} with the champion (v{champion.version}): {len(current)} rows"
     with _phase(progress, what):
-        bucket, key = aws.split_uri(champion["artifact_uri"])
-        model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion["sha256"])
+        bucket, key = aws.split_uri(champion.artifact_uri)
+        model = training.loads(aws.get_bytes(bucket, key), expected_sha256=champion.sha256)
         now = datetime.now(UTC)
         log, labels = production_log(
             config, current, model, end=now, prefix=now.strftime("%Y%m%d%H%M%S"), source=current_source
@@ -218,7 +218,7 @@ def run_in_cloud(
     try:  # what the run's Report step wrote: report.json is the result.json contract
         outcome = reports.fetch(settings.artifact_bucket, execution, model=config.model)
     except DataNotFound:  # its Report step did not run or could not write: the same builder, from the history
-        outcome = _from_history(cloud, described, trigger=trigger, model=config.model, before=int(champion["version"]))
+        outcome = _from_history(cloud, described, trigger=trigger, model=config.model, before=champion.version)
     return outcome
 
 
@@ -232,12 +232,12 @@ def _from_history(
         described,
         trigger=trigger,
         champion_before=before,
-        champion_after=int(after["version"]) if after else None,
+        champion_after=after.version if after else None,
         history=cloud.history(described["executionArn"]),
     )
     if outcome.get("candidate"):
         record = registry.get_version(table, model, int(outcome["candidate"]["version"]))
-        outcome["lineage"] = result.lineage(record or {})
+        outcome["lineage"] = result.lineage(record.fields() if record else {})
     return outcome
 
 

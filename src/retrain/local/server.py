@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from retrain.local.cloud import ACCOUNT, DEFAULT_TEMPLATE, REGION, configure_bucket
+from retrain.local.deploy import ACCOUNT, DEFAULT_TEMPLATE, REGION, configure_bucket
 from retrain.local.template import (
     PSEUDO_PARAMETERS,
     Resolver,
@@ -235,7 +235,7 @@ class MotoServerStack:
 def pointed_at(stack: MotoServerStack) -> Iterator[None]:
     """Point this process's boto3 (new clients) at the server for the duration."""
     from retrain import aws
-    from retrain.local.patches import environment
+    from retrain.local.lambdas import environment
 
     with environment(stack.client_environment()):
         aws.reset_clients()

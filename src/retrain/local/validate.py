@@ -49,7 +49,7 @@ def _fake_value(value: Any, key: str) -> str:
 
 
 def check(template_path: Path) -> list[str]:
-    from retrain.local.cloud import SUPPORTED_TYPES
+    from retrain.local.deploy import SUPPORTED_TYPES
 
     problems: list[str] = []
     template = load_template(template_path)

@@ -34,7 +34,7 @@ from retrain.config import DriftTrigger, ModelConfig
 from retrain.contracts import CheckOut, DriftJudgeInput, DriftPlanOut, Run
 from retrain.drift import (
     MultivariateDrift,
-    PredictionDriftReport,
+    PredictionDriftResult,
     ReferenceProfile,
     WindowProfile,
     detect_drift,
@@ -49,7 +49,8 @@ from retrain.errors import ConfigError, DataNotFound, InsufficientData
 from retrain.observability import logger, metrics
 from retrain.settings import Settings
 from retrain.steps import drift_batches as batches
-from retrain.steps.common import inference_window, load_model_config, window_bounds, window_objects
+from retrain.steps.model_config import load_model_config
+from retrain.windows import inference_window, window_bounds, window_objects
 
 #: Largest ``details`` (JSON bytes) a check returns: Step Functions' payload limit is 256 KB for the whole state.
 MAX_DETAILS_BYTES = 120_000
@@ -121,7 +122,7 @@ def judge(request: DriftJudgeInput, *, settings: Settings) -> CheckOut:
     return check(settings, run, config, champion, Window(profile, sample, engine="distributed"))
 
 
-def _prepare(settings: Settings, run: Run) -> tuple[ModelConfig, DriftTrigger, dict[str, Any]]:
+def _prepare(settings: Settings, run: Run) -> tuple[ModelConfig, DriftTrigger, registry.ChampionPointer]:
     config = load_model_config(settings, run.model)
     policy = config.triggers.drift or DriftTrigger()
     try:
@@ -131,7 +132,9 @@ def _prepare(settings: Settings, run: Run) -> tuple[ModelConfig, DriftTrigger, d
     return config, policy, registry.require_champion(settings.registry_table, run.model)
 
 
-def check(settings: Settings, run: Run, config: ModelConfig, champion: dict[str, Any], window: Window) -> CheckOut:
+def check(
+    settings: Settings, run: Run, config: ModelConfig, champion: registry.ChampionPointer, window: Window
+) -> CheckOut:
     """Every signal on ``window`` (rows or a merged profile), the EMF metrics, the distributions: the check's output."""
     trigger = config.triggers.drift
     policy = trigger or DriftTrigger()
@@ -139,13 +142,12 @@ def check(settings: Settings, run: Run, config: ModelConfig, champion: dict[str,
         return CheckOut(
             signal="drift",
             enabled=trigger is not None,
-            triggered=False,
             insufficient=True,
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
-            details={"share": 0.0, "drifted": False, "features": {}, "n_current": 0, "engine": window.engine},
+            details={"share": 0.0, "fired": False, "features": {}, "n_current": 0, "engine": window.engine},
         )
-    profile, source = _reference(settings, config, champion["snapshot_id"], champion.get("snapshot_profile_sha256"))
-    model_profile = snapshot.load_model_profile(champion["artifact_uri"], sha256=champion.get("model_profile_sha256"))
+    profile, source = _reference(settings, config, champion.snapshot_id, champion.snapshot_profile_sha256)
+    model_profile = snapshot.load_model_profile(champion.artifact_uri, sha256=champion.model_profile_sha256)
     importances = model_profile.meta.get("importances") if model_profile is not None else None
     report = detect_drift(
         profile,
@@ -172,8 +174,8 @@ def check(settings: Settings, run: Run, config: ModelConfig, champion: dict[str,
     votes: list[bool] = []
     reasons: list[str] = []
     if not report.insufficient:
-        votes.append(report.drifted)
-        if report.drifted and report.reason:
+        votes.append(report.fired)
+        if report.fired and report.reason:
             reasons.append(report.reason)
 
     checks: list[tuple[str, Any]] = []
@@ -196,13 +198,12 @@ def check(settings: Settings, run: Run, config: ModelConfig, champion: dict[str,
     if trigger is None:
         votes = []
     details["votes"] = {
-        "dataset": None if report.insufficient else report.drifted,
+        "dataset": None if report.insufficient else report.fired,
         **{name: _fired(outcome) for name, outcome in checks},
     }
     return CheckOut(
         signal="drift",
         enabled=trigger is not None,
-        triggered=trigger is not None and any(votes),
         insufficient=report.insufficient,
         votes=votes,
         reason="; ".join(reasons) if reasons else (report.reason if report.insufficient else None),
@@ -241,7 +242,7 @@ def _fired(outcome: Any) -> bool | None:
     """The vote of a signal's outcome: None when it had too little data."""
     if getattr(outcome, "insufficient", False):
         return None
-    return bool(getattr(outcome, "fired", getattr(outcome, "drifted", False)))
+    return bool(getattr(outcome, "fired", False))
 
 
 class Unavailable(BaseModel):
@@ -260,12 +261,13 @@ def _unavailable(reason: str, **fields: Any) -> Unavailable:
 def _multivariate(policy: DriftTrigger, config: ModelConfig, profile: ReferenceProfile, current: pd.DataFrame) -> Any:
     settings = policy.multivariate
     assert settings is not None
+    numeric, categorical = config.features.present(current.columns)
     try:
         result: MultivariateDrift = domain_classifier(
             profile,
             current,
-            numeric=[c for c in config.features.numeric if c in current.columns],
-            categorical=[c for c in config.features.categorical if c in current.columns],
+            numeric=numeric,
+            categorical=categorical,
             auc_threshold=settings.auc,
             p_value=policy.p_value,
             folds=settings.folds,
@@ -281,7 +283,7 @@ def _prediction(
     settings: Settings,
     policy: DriftTrigger,
     config: ModelConfig,
-    champion: dict[str, Any],
+    champion: registry.ChampionPointer,
     model_profile: ReferenceProfile | None,
     profile: ReferenceProfile,
     window: Window,
@@ -304,7 +306,7 @@ def _prediction(
     reference = model_profile.columns.get(on)
     if reference is None:
         return _unavailable(f"insufficient data: no reference distribution of {on!r}")
-    result: PredictionDriftReport = prediction_drift(
+    result: PredictionDriftResult = prediction_drift(
         reference,
         values,
         on=on,
@@ -318,12 +320,12 @@ def _prediction(
 
 
 def _predictions_of_sample(
-    settings: Settings, config: ModelConfig, champion: dict[str, Any], profile: ReferenceProfile
+    settings: Settings, config: ModelConfig, champion: registry.ChampionPointer, profile: ReferenceProfile
 ) -> ReferenceProfile | None:
     """Fallback for a champion trained before model profiles: its predictions on the reference's row sample."""
     if profile.sample is None or profile.sample.empty:
         return None
-    model = _load_model(champion["artifact_uri"], champion["sha256"])
+    model = _load_model(champion.artifact_uri, champion.sha256)
     from retrain import training
 
     sample = profile.sample.reindex(columns=config.features.all)
@@ -342,27 +344,31 @@ def _load_model(uri: str, sha256: str) -> Any:
 
 
 def _difference(
-    settings: Settings, policy: DriftTrigger, config: ModelConfig, champion: dict[str, Any], current: pd.DataFrame
+    settings: Settings,
+    policy: DriftTrigger,
+    config: ModelConfig,
+    champion: registry.ChampionPointer,
+    current: pd.DataFrame,
 ) -> Any:
     options = policy.prediction_difference
     assert options is not None
-    champion_version = int(champion["version"])
+    champion_version = champion.version
     newer = [
         v
         for v in registry.list_versions(settings.registry_table, config.model)
-        if int(v["version"]) > champion_version and v.get("status") in ("candidate", "rejected")
+        if v.version > champion_version and v.status in ("candidate", "rejected")
     ]
     if not newer:
         return _unavailable(
             f"insufficient data: no candidate newer than the champion v{champion_version}",
             champion_version=champion_version,
         )
-    candidate = max(newer, key=lambda v: int(v["version"]))
+    candidate = max(newer, key=lambda v: v.version)
     from retrain import training
 
     try:
-        champion_model = _load_model(champion["artifact_uri"], champion["sha256"])
-        candidate_model = _load_model(candidate["artifact_uri"], candidate["sha256"])
+        champion_model = _load_model(champion.artifact_uri, champion.sha256)
+        candidate_model = _load_model(candidate.artifact_uri, candidate.artifact_sha256)
     except DataNotFound as exc:
         return _unavailable(f"insufficient data: {exc}", champion_version=champion_version)
     rows = current.reindex(columns=config.features.all)
@@ -374,7 +380,7 @@ def _difference(
         max_rate=options.max_rate,
         min_samples=options.min_samples,
     )
-    return result.model_copy(update={"champion_version": champion_version, "candidate_version": candidate["version"]})
+    return result.model_copy(update={"champion_version": champion_version, "candidate_version": candidate.version})
 
 
 # ------------------------------------------------------------------ output
@@ -424,7 +430,7 @@ def _fit(details: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(details, default=str)) <= MAX_DETAILS_BYTES:
         return details
     features: dict[str, Any] = details["features"]
-    ranked = sorted(features, key=lambda n: (not features[n]["drifted"], -float(features[n]["effect"])))
+    ranked = sorted(features, key=lambda n: (not features[n]["fired"], -float(features[n]["effect"])))
     kept: dict[str, Any] = {}
     budget = MAX_DETAILS_BYTES - len(json.dumps({**details, "features": {}}, default=str)) - 200
     for name in ranked:

@@ -24,8 +24,9 @@ from retrain.drift.merge import WindowProfile, merge_profiles, profile_partition
 from retrain.drift.sample import RowSample, merge_samples, sample_partition
 from retrain.observability import logger
 from retrain.settings import Settings
-from retrain.steps.common import load_model_config, window_bounds
 from retrain.steps.drift_batches import STRIDE
+from retrain.steps.model_config import load_model_config
+from retrain.windows import window_bounds
 
 
 def profiled_columns(config: ModelConfig, columns: list[str]) -> tuple[list[str], list[str]]:

@@ -26,38 +26,35 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from retrain.config import ModelConfig, estimated_metric_name
 from retrain.contracts import CheckOut, Run
-from retrain.data import read_partitions, require_columns
+from retrain.data import read_partitions
+from retrain.frames import require_columns
+from retrain.labels import AlignedLabels, align_labels, join_labels, probability_columns
+from retrain.layout import flags_prefix
 from retrain.metrics import (
     DEFAULT_MIN_SAMPLES,
-    AlignedLabels,
     EstimatedResult,
     FlaggedResult,
-    MetricsReport,
-    align_labels,
+    MetricsResult,
     evaluate_estimated,
     evaluate_flagged,
     evaluate_performance,
     flag_values,
-    join_labels,
-    probability_columns,
     realized_performance,
 )
 from retrain.observability import logger, metrics
 from retrain.settings import Settings
-from retrain.steps.common import inference_window, labels_since, load_model_config, window_bounds
+from retrain.steps.model_config import load_model_config
+from retrain.windows import inference_window, labels_since, window_bounds
 
-__all__ = ["estimated_metric_name", "flags_prefix", "run"]
-
-
-def flags_prefix(model: str) -> str:
-    """Where people's flags land: ``flags/<model>/date=YYYY-MM-DD/*.parquet|csv`` with the flagged ids."""
-    return f"flags/{model}/"
+__all__ = ["estimated_metric_name", "run"]
 
 
 @dataclass(frozen=True)
 class _Signal:
+    """One signal's verdict: ``fired`` counts as a vote only when the signal is enabled and had enough data."""
+
     enabled: bool
-    triggered: bool
+    fired: bool
     insufficient: bool
     reason: str | None
 
@@ -92,7 +89,6 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         return CheckOut(
             signal="performance",
             enabled=enabled,
-            triggered=False,
             insufficient=True,
             reason=f"insufficient data: no predictions between {run.window_start} and {run.window_end}",
             details=details,
@@ -106,20 +102,19 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
         "flagged": _flagged(settings, config, run, inference, details),
         "estimated": _estimated(config, inference, columns, classes, details),
     }
-    votes = [s.triggered for s in signals.values() if s.votes]
-    fired = [s.reason for s in signals.values() if s.votes and s.triggered and s.reason]
+    votes = [s.fired for s in signals.values() if s.votes]
+    firing = [s.reason for s in signals.values() if s.votes and s.fired and s.reason]
     lacking = [s.reason for s in signals.values() if s.enabled and s.insufficient and s.reason]
     details["signals"] = {
-        name: {"enabled": s.enabled, "triggered": s.triggered, "insufficient": s.insufficient, "votes": s.votes}
+        name: {"enabled": s.enabled, "fired": s.fired, "insufficient": s.insufficient, "votes": s.votes}
         for name, s in signals.items()
     }
-    details["reasons"] = fired + lacking
+    details["reasons"] = firing + lacking
     return CheckOut(
         signal="performance",
         enabled=enabled,
-        triggered=any(votes),
         insufficient=bool(lacking),
-        reason="; ".join(fired or lacking) or None,
+        reason="; ".join(firing or lacking) or None,
         votes=votes,
         details=details,
     )
@@ -190,19 +185,19 @@ def _performance(
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(inference))
     metrics.add_metric(name="LabelledPredictions", unit=MetricUnit.Count, value=n)
     if trigger is None:
-        report = realized_performance(config.problem, y_true, y_pred, **common) if n else MetricsReport(n=0)
+        report = realized_performance(config.problem, y_true, y_pred, **common) if n else MetricsResult(n=0)
         details.update(metrics=report.values, ci=_intervals(report.ci), confidence=mon.confidence)
         details.update(unavailable=report.unavailable, resamples=report.resamples)
         if n >= DEFAULT_MIN_SAMPLES:
             _publish_values(report.values)
-        return _Signal(enabled=False, triggered=False, insufficient=n < DEFAULT_MIN_SAMPLES, reason=None)
+        return _Signal(enabled=False, fired=False, insufficient=n < DEFAULT_MIN_SAMPLES, reason=None)
     result = evaluate_performance(trigger, config.problem, y_true, y_pred, match_rate=match_rate, **common)
     details.update(result.model_dump(mode="json"))
     if n >= trigger.min_samples:
         _publish_values(result.metrics)
-        if trigger.use != "estimate" and result.judged is not None:
-            metrics.add_metric(name=f"{trigger.metric}_{trigger.use}", unit=MetricUnit.NoUnit, value=result.judged)
-    return _Signal(enabled=True, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason)
+        if trigger.use != "estimate" and result.statistic is not None:
+            metrics.add_metric(name=f"{trigger.metric}_{trigger.use}", unit=MetricUnit.NoUnit, value=result.statistic)
+    return _Signal(enabled=True, fired=result.fired, insufficient=result.insufficient, reason=result.reason)
 
 
 def _report_unseen(aligned: AlignedLabels, n: int, details: dict[str, Any]) -> None:
@@ -253,7 +248,7 @@ def _flagged(
         metrics.add_metric(name="FlaggedRate", unit=MetricUnit.Percent, value=100 * result.rate)
         metrics.add_metric(name="FlaggedPredictions", unit=MetricUnit.Count, value=result.count)
     return _Signal(
-        enabled=trigger is not None, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason
+        enabled=trigger is not None, fired=result.fired, insufficient=result.insufficient, reason=result.reason
     )
 
 
@@ -275,11 +270,11 @@ def _estimated(
     if result.available and result.n >= result.min_samples:
         for name, value in result.metrics.items():
             metrics.add_metric(name=estimated_metric_name(name), unit=MetricUnit.NoUnit, value=value)
-        if trigger is not None and trigger.use != "estimate" and result.judged is not None:
+        if trigger is not None and trigger.use != "estimate" and result.statistic is not None:
             name = estimated_metric_name(f"{trigger.metric}_{trigger.use}")
-            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=result.judged)
+            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=result.statistic)
     return _Signal(
-        enabled=trigger is not None, triggered=result.triggered, insufficient=result.insufficient, reason=result.reason
+        enabled=trigger is not None, fired=result.fired, insufficient=result.insufficient, reason=result.reason
     )
 
 

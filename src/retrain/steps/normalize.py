@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from retrain.clock import utc
 from retrain.contracts import ExecutionName, Flag, Mode, ModelName, Run, Timestamp, parse
 from retrain.errors import InvalidEvent
-from retrain.registry import get_champion, model_pk
+from retrain.registry import ChampionPointer, get_champion, model_pk
 from retrain.settings import Settings
 from retrain.steps.model_config import load_model_config
 from retrain.triggers import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, RequestDetail
@@ -213,11 +213,11 @@ def dedupe_key(event_id: str | None, trigger: str, started: datetime, window_min
     return f"EVENT#{execution}"
 
 
-def cooldown_until(champion: dict[str, Any] | None, hours: float) -> datetime | None:
+def cooldown_until(champion: ChampionPointer | None, hours: float) -> datetime | None:
     """End of the cooldown after the champion's promotion, if a retraining promoted it."""
-    if not champion or hours <= 0 or champion.get("trigger") not in RETRAINING_TRIGGERS:
+    if not champion or hours <= 0 or champion.trigger not in RETRAINING_TRIGGERS:
         return None
-    promoted = champion.get("promoted_at")
+    promoted = champion.promoted_at
     return utc(promoted) + timedelta(hours=hours) if promoted else None
 
 
@@ -283,7 +283,7 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         approval_required=config.approval.required,
         approval_timeout_seconds=approval_timeout,
         training_engine=config.training.engine,
-        champion_version=int(champion["version"]) if champion else None,
+        champion_version=champion.version if champion else None,
     )
     return {"run": result.model_dump(mode="json")}
 

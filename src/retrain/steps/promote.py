@@ -26,13 +26,13 @@ def run(run: Run, candidate: Candidate, validation: ValidationOut, *, settings: 
     if not validation.passed:
         raise PromotionConflict(f"{run.model} v{candidate.version} did not pass validation; refusing to promote")
     champion = registry.get_champion(settings.registry_table, run.model)
-    if champion and int(champion["version"]) == candidate.version and champion.get("execution") == run.execution:
+    if champion and champion.version == candidate.version and champion.execution == run.execution:
         logger.info("%s v%s is already champion by this execution: publishing it", run.model, candidate.version)
         promotion = Promotion(
             champion_version=candidate.version,
             previous_version=validation.champion_version,
-            artifact_uri=champion["artifact_uri"],
-            sha256=champion["sha256"],
+            artifact_uri=champion.artifact_uri,
+            sha256=champion.sha256,
         )
     else:
         promotion = registry.promote(

@@ -17,7 +17,7 @@ Light on purpose (boto3 only).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from retrain import aws, registry
 from retrain.champion import sync_parameter
@@ -37,33 +37,24 @@ def start(run: Run, *, settings: Settings) -> Reconciliation:
     """Repair the champion's SSM parameter and fail the undecided versions of earlier executions."""
     table = settings.registry_table
     champion = registry.get_champion(table, run.model)
-    orphans = [v for v in _undecided(table, run.model) if v.get("execution") != run.execution]
-    failed, expired = _fail(
+    orphans = [v for v in _undecided(table, run.model) if v.execution != run.execution]
+    done = _fail(
         settings,
         run.model,
         orphans,
-        lambda v: f"run {v.get('execution')} ended before deciding on v{v['version']} (found by {run.execution})",
+        lambda v: f"run {v.execution} ended before deciding on v{v.version} (found by {run.execution})",
     )
-    parameter = sync_parameter(settings, run.model, champion)
-    result = Reconciliation(
-        model=run.model,
-        champion_version=int(champion["version"]) if champion else None,
-        parameter=parameter,
-        failed_versions=failed,
-        expired_artifacts=expired,
-    )
-    _log(result)
-    return result
+    return _reconciled(run, champion, sync_parameter(settings, run.model, champion), done)
 
 
 def after_failure(run: Run, failure: Failure, *, settings: Settings) -> Reconciliation:
     """Record a failed step: this run's undecided version becomes ``failed``; a committed promotion stands."""
     table = settings.registry_table
     champion = registry.get_champion(table, run.model)
-    promoted = champion is not None and champion.get("execution") == run.execution
-    mine = [v for v in _undecided(table, run.model) if v.get("execution") == run.execution]
+    promoted = champion is not None and champion.execution == run.execution
+    mine = [v for v in _undecided(table, run.model) if v.execution == run.execution]
     reason = f"{failure.step} failed: {failure.error}: {failure.cause or ''}".strip().rstrip(":")
-    failed, expired = _fail(settings, run.model, mine, lambda v: reason)
+    done = _fail(settings, run.model, mine, lambda v: reason)
     try:
         parameter: str = sync_parameter(settings, run.model, champion)
     except ChampionNotPublished as exc:  # the next run's start tries again (and fails the run if it still cannot)
@@ -71,35 +62,30 @@ def after_failure(run: Run, failure: Failure, *, settings: Settings) -> Reconcil
     promotion = None
     if promoted and champion is not None:
         promotion = Promotion(
-            champion_version=int(champion["version"]),
-            previous_version=_previous(table, run.model, int(champion["version"])),
-            artifact_uri=champion["artifact_uri"],
-            sha256=champion["sha256"],
+            champion_version=champion.version,
+            previous_version=_previous(table, run.model, champion.version),
+            artifact_uri=champion.artifact_uri,
+            sha256=champion.sha256,
         )
-    result = Reconciliation(
-        model=run.model,
-        champion_version=int(champion["version"]) if champion else None,
-        parameter=parameter,
-        failed_versions=failed,
-        expired_artifacts=expired,
-        promoted=promoted,
-        promotion=promotion,
-    )
-    _log(result, failure=failure)
-    return result
+    return _reconciled(run, champion, parameter, done, failure=failure, promotion=promotion)
 
 
-def _undecided(table: str, model: str) -> list[dict[str, Any]]:
-    return [v for v in registry.list_versions(table, model) if v.get("status") in registry.UNDECIDED]
+def _undecided(table: str, model: str) -> list[registry.ModelVersion]:
+    return [v for v in registry.list_versions(table, model) if v.status in registry.UNDECIDED]
 
 
-def _fail(settings: Settings, model: str, versions: list[dict[str, Any]], reason: Any) -> tuple[list[int], list[str]]:
+def _fail(
+    settings: Settings,
+    model: str,
+    versions: list[registry.ModelVersion],
+    reason: Callable[[registry.ModelVersion], str],
+) -> tuple[list[int], list[str]]:
     failed: list[int] = []
     expired: list[str] = []
     for version in versions:
-        if registry.mark_failed(settings.registry_table, model, int(version["version"]), reason(version)):
-            failed.append(int(version["version"]))
-            expired.extend(expire_artifacts(settings, model, int(version["version"])))
+        if registry.mark_failed(settings.registry_table, model, version.version, reason(version)):
+            failed.append(version.version)
+            expired.extend(expire_artifacts(settings, model, version.version))
     return failed, expired
 
 
@@ -118,11 +104,32 @@ def expire_artifacts(settings: Settings, model: str, version: int) -> list[str]:
 
 def _previous(table: str, model: str, version: int) -> int | None:
     record = registry.get_version(table, model, version)
-    value = (record or {}).get("compared_with")
-    return int(value) if value else None
+    return (record.compared_with or None) if record else None
 
 
-def _log(result: Reconciliation, *, failure: Failure | None = None) -> None:
+def _reconciled(
+    run: Run,
+    champion: registry.ChampionPointer | None,
+    parameter: str,
+    done: tuple[list[int], list[str]],
+    *,
+    failure: Failure | None = None,
+    promotion: Promotion | None = None,
+) -> Reconciliation:
+    """What reconciling ``run`` found, logged; ``done`` is :func:`_fail`'s versions failed and artifacts tagged.
+
+    ``promotion`` is this run's promotion that committed before ``failure``: the run's outcome stays ``promoted``.
+    """
+    failed, expired = done
+    result = Reconciliation(
+        model=run.model,
+        champion_version=champion.version if champion else None,
+        parameter=parameter,
+        failed_versions=failed,
+        expired_artifacts=expired,
+        promoted=promotion is not None,
+        promotion=promotion,
+    )
     logger.info(
         "reconciled %s: champion v%s, SSM parameter %s, failed versions %s",
         result.model,
@@ -131,3 +138,4 @@ def _log(result: Reconciliation, *, failure: Failure | None = None) -> None:
         result.failed_versions or "none",
         extra={"reconciliation": result.model_dump(mode="json"), "failure": failure and failure.model_dump()},
     )
+    return result

@@ -31,7 +31,7 @@ def build(request: ReportInput, *, settings: Settings) -> dict[str, Any]:
     champion_after = None
     if model:
         champion = registry.get_champion(settings.registry_table, model)
-        champion_after = int(champion["version"]) if champion else None
+        champion_after = champion.version if champion else None
     report = result.assemble(
         state,
         status=request.status,
@@ -46,7 +46,7 @@ def build(request: ReportInput, *, settings: Settings) -> dict[str, Any]:
     candidate = report.get("candidate") or {}
     if model and candidate.get("version") is not None:
         record = registry.get_version(settings.registry_table, model, int(candidate["version"]))
-        report["lineage"] = result.lineage(record or {})
+        report["lineage"] = result.lineage(record.fields() if record else {})
     uri = ((report.get("checks") or {}).get("drift") or {}).get("distributions_uri")
     if uri:
         try:

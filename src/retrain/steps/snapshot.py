@@ -6,12 +6,14 @@ import pandas as pd
 
 from retrain import snapshot
 from retrain.contracts import Run, SnapshotRef
-from retrain.data import read_prefix, reference_prefix, require_columns, utc
+from retrain.data import read_prefix, reference_prefix, utc
 from retrain.errors import InsufficientData
-from retrain.metrics import join_labels
+from retrain.frames import require_columns
+from retrain.labels import join_labels
 from retrain.settings import Settings
-from retrain.steps.common import inference_window, labels_since, load_model_config
+from retrain.steps.model_config import load_model_config
 from retrain.targets import classification_target
+from retrain.windows import inference_window, labels_since
 
 
 def run(run: Run, *, settings: Settings) -> SnapshotRef:

@@ -6,7 +6,7 @@ pieces of the ``CreateTrainingJob`` request the state machine's
 ``sagemaker:createTrainingJob.sync`` task sends. ``RegisterTrainingJob``
 (:func:`register`) reads the job's ``model.tar.gz``, verifies it, and registers
 the candidate exactly as the Lambda engine does
-(:func:`retrain.steps.train.register_fitted`).
+(:func:`retrain.candidates.register_fitted`).
 
 Both run on the Train function: the source dir pins the versions of the science
 libraries the running process has (:func:`requirements_text`), so the job fits
@@ -30,6 +30,7 @@ from pydantic import Field
 
 import retrain
 from retrain import aws, fitting, training
+from retrain.candidates import register_fitted
 from retrain.config import ModelConfig, SageMakerTraining, loads_config
 from retrain.contracts import Candidate, ExecutionName, Run, S3Uri, SnapshotRef, Timestamp, _Payload
 from retrain.errors import ArtifactIntegrityError, ConfigError
@@ -37,6 +38,7 @@ from retrain.layout import (
     ARTIFACT_FILE,
     MODEL_PROFILE_FILE,
     config_key,
+    snapshot_prefix,
     sourcedir_key,
     training_job_config_key,
     training_job_output_key,
@@ -44,8 +46,6 @@ from retrain.layout import (
 )
 from retrain.observability import logger
 from retrain.settings import Settings
-from retrain.snapshot import snapshot_prefix
-from retrain.steps.train import register_fitted
 from retrain.training_job import CONFIG_CHANNEL, SNAPSHOT_CHANNEL, SUMMARY_FILE
 
 #: The program the training toolkit runs (``sagemaker_program``), at the source dir's top.

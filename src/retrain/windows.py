@@ -1,4 +1,9 @@
-"""What several steps share: loading a model's config, its windows of data."""
+"""A model's production data in a time window: its inference log's rows and the labels that arrived.
+
+The checks, the snapshot and the validation's prediction difference all read
+the same windows; a window is ``[start, end)`` in UTC, read from the day
+partitions it touches (:func:`retrain.data.table_objects`).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,12 @@ from datetime import datetime
 
 import pandas as pd
 
+from retrain.clock import utc
 from retrain.config import ModelConfig
 from retrain.contracts import Run
-from retrain.data import (
-    filter_window,
-    inference_prefix,
-    labels_prefix,
-    read_objects,
-    read_partitions,
-    table_objects,
-    utc,
-)
+from retrain.data import filter_window, read_objects, read_partitions, table_objects
+from retrain.layout import inference_prefix, labels_prefix
 from retrain.settings import Settings
-from retrain.steps.model_config import load_model_config  # noqa: F401 - shared by the steps
 
 
 def window_objects(settings: Settings, config: ModelConfig, start: datetime, end: datetime) -> list[dict]:
@@ -46,4 +44,5 @@ def labels_since(settings: Settings, config: ModelConfig, start: datetime, end: 
 
 
 def window_bounds(run: Run) -> tuple[datetime, datetime]:
+    """A run's monitoring window ``(start, end)``."""
     return utc(run.window_start), utc(run.window_end)
