@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class Settings(BaseSettings):
-    """Resource names every step needs (set in template.yaml ``Globals``)."""
+class Settings(BaseModel):
+    """Resource names every step needs (set in template.yaml ``Globals``).
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    ``Settings()`` reads each field from the environment variable its alias
+    names; keyword arguments (by alias) win over the environment. A plain
+    pydantic model: pydantic-settings would do the same for these few variables
+    but costs a fifth of a light function's import.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     data_bucket: str = Field(validation_alias="DATA_BUCKET")
     artifact_bucket: str = Field(validation_alias="ARTIFACT_BUCKET")
@@ -23,3 +31,8 @@ class Settings(BaseSettings):
     sagemaker_role_arn: str = Field(default="", validation_alias="SAGEMAKER_TRAINING_ROLE_ARN")
     training_image: str = Field(default="", validation_alias="TRAINING_IMAGE")
     training_job_prefix: str = Field(default="retrain", validation_alias="TRAINING_JOB_PREFIX")
+
+    def __init__(self, **values: Any) -> None:
+        aliases = (str(field.validation_alias) for field in type(self).model_fields.values())
+        environment = {alias: os.environ[alias] for alias in aliases if alias in os.environ}
+        super().__init__(**{**environment, **values})
