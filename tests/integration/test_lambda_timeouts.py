@@ -248,3 +248,24 @@ def test_a_step_that_times_out_fails_the_run_as_sandbox_timedout_and_releases_th
     )
     assert "Item" not in item
     assert _lock_is_free()
+
+
+def test_the_routed_stream_survives_copies_and_never_recurses():
+    # A copy of the process-wide stream (copy.copy, copy.deepcopy of an object holding it) is the stream itself;
+    # an instance made without __init__ writes to the real stdout instead of recursing in __getattr__.
+    import copy
+    import io
+    import sys
+
+    from retrain.local.lambdas import _Routed
+
+    target = io.StringIO()
+    routed = _Routed(target)
+    assert copy.copy(routed) is routed
+    assert copy.deepcopy({"stream": routed})["stream"] is routed
+    routed.write("x")
+    assert target.getvalue() == "x"
+    bare = _Routed.__new__(_Routed)
+    assert bare._target() is sys.__stdout__
+    with pytest.raises(AttributeError):
+        _ = bare.stream

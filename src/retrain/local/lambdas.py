@@ -275,7 +275,9 @@ class _Routed:
 
     def _target(self) -> Any:
         output = getattr(_THREAD, "output", None)
-        return self.stream if output is None else output
+        if output is not None:
+            return output
+        return self.__dict__.get("stream", sys.__stdout__)  # made without __init__ (copy, pickle): the real stdout
 
     def write(self, s: str) -> int:
         return int(self._target().write(s))
@@ -284,7 +286,15 @@ class _Routed:
         self._target().flush()
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: the process's stream
+        if name == "stream":  # only reached when __init__ did not run: an AttributeError, not endless recursion
+            raise AttributeError(name)
         return getattr(self.stream, name)
+
+    def __copy__(self) -> _Routed:  # one process-wide stream: a copy is the stream itself
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Routed:
+        return self
 
 
 def _routed(stream: Any) -> Any:
