@@ -25,6 +25,7 @@ by the state machine); only a failed condition is a conflict.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any, Literal, Self, get_args
@@ -162,11 +163,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _types() -> Any:
-    """boto3's DynamoDB type (de)serializers, imported with the first item (boto3 is imported with the first client)."""
-    from boto3.dynamodb import types
+@functools.cache
+def _codec() -> tuple[Any, Any]:
+    """boto3's DynamoDB type serializer and deserializer, made once with the first item (boto3 comes with the first
+    client, not at import)."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-    return types
+    return TypeSerializer(), TypeDeserializer()
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +184,7 @@ def _to_item(values: dict[str, Any]) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    serializer = _types().TypeSerializer()
+    serializer, _ = _codec()
     return {k: serializer.serialize(convert(v)) for k, v in values.items() if v is not None}
 
 
@@ -197,7 +200,7 @@ def _from_item(item: dict[str, Any]) -> dict[str, Any]:
             return [convert(v) for v in value]
         return value
 
-    deserializer = _types().TypeDeserializer()
+    _, deserializer = _codec()
     return {k: convert(deserializer.deserialize(v)) for k, v in item.items()}
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from retrain import aws, registry
 from retrain.fitting import LIBRARIES
-from retrain.local.built import BuiltStack, run_steps, seed
+from retrain.local.built import BuiltStack, run_steps, seed, stack_settings
 from retrain.local.runtime import Invocation, pinned
 from retrain.local.server import MotoServerStack, pointed_at
 from retrain.settings import Settings
@@ -61,15 +61,7 @@ def stack() -> Any:
 
 @pytest.fixture(scope="module")
 def settings(stack: MotoServerStack) -> Settings:
-    outputs = stack.outputs
-    return Settings.model_validate(
-        {
-            "DATA_BUCKET": outputs["DataBucketName"],
-            "ARTIFACT_BUCKET": outputs["ArtifactBucketName"],
-            "REGISTRY_TABLE": outputs["RegistryTableName"],
-            "CHAMPION_PARAMETER_PREFIX": f"/{stack.stack_name}/champion",
-        }
-    )
+    return stack_settings(stack)
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,19 @@ TRACING = {
 ACCOUNT_ARN = "arn:aws:states:us-east-1:123456789012:execution:RetrainingStateMachine"
 
 
+def stack_settings(stack: MotoServerStack) -> Settings:
+    """A moto server stack's buckets, table and champion parameter prefix, as its functions see them."""
+    outputs = stack.outputs
+    return Settings.model_validate(
+        {
+            "DATA_BUCKET": outputs["DataBucketName"],
+            "ARTIFACT_BUCKET": outputs["ArtifactBucketName"],
+            "REGISTRY_TABLE": outputs["RegistryTableName"],
+            "CHAMPION_PARAMETER_PREFIX": f"/{stack.stack_name}/champion",
+        }
+    )
+
+
 class BuiltCallFailed(RuntimeError):
     """A built function answered with an error (or crashed); the message has its error and stderr's tail."""
 
@@ -75,15 +88,7 @@ class BuiltStack:
     @property
     def settings(self) -> Settings:
         """The stack's buckets, table and champion parameter prefix, as the functions see them."""
-        outputs = self.stack.outputs
-        return Settings.model_validate(
-            {
-                "DATA_BUCKET": outputs["DataBucketName"],
-                "ARTIFACT_BUCKET": outputs["ArtifactBucketName"],
-                "REGISTRY_TABLE": outputs["RegistryTableName"],
-                "CHAMPION_PARAMETER_PREFIX": f"/{self.stack.stack_name}/champion",
-            }
-        )
+        return stack_settings(self.stack)
 
     def functions(self) -> list[str]:
         """Every function's logical id."""
