@@ -5,6 +5,10 @@ target and lets a schedule rule's empty pattern match every put event. The
 patched ``Rule.send_to_targets`` starts the target's execution under a random
 name (EventBridge names executions itself), and a delivery StartExecution
 refuses goes to the target's dead-letter queue with EventBridge's attributes.
+
+Other targets (an SQS queue a user subscribes with) get the event as
+EventBridge sends it: moto's default event for a target without an input
+transformer leaves out ``account``, which :data:`EVENT_TEMPLATE` puts back.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 _ORIGINAL_SEND: Any = None
+_ORIGINAL_TEMPLATE: str | None = None
+#: The event EventBridge gives a target without an input transformer (SQS, logs), fields in AWS's order.
+#: moto's default leaves out ``account``; ``time`` stays moto's epoch number, which moto formats for SQS.
+EVENT_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
+    '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 #: Executions started by EventBridge rules, in order (see :func:`_patched_send_to_targets`).
 STARTED: list[str] = []
 
@@ -140,20 +151,29 @@ def _patched_send_to_targets(self: Any, original_event: dict[str, Any], transfor
 
 
 def install() -> None:
-    """Patch moto's EventBridge delivery (``Rule.send_to_targets``) to start Step Functions targets; idempotent."""
-    global _ORIGINAL_SEND
+    """Patch moto's EventBridge delivery (``Rule.send_to_targets``) to start Step Functions targets, and its
+    default event for other targets (:data:`EVENT_TEMPLATE`); idempotent."""
+    global _ORIGINAL_SEND, _ORIGINAL_TEMPLATE
     from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
 
     if _ORIGINAL_SEND is None:
         _ORIGINAL_SEND = Rule.send_to_targets
         Rule.send_to_targets = _patched_send_to_targets  # type: ignore[method-assign,assignment]
+    if _ORIGINAL_TEMPLATE is None:
+        _ORIGINAL_TEMPLATE = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EVENT_TEMPLATE
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    global _ORIGINAL_SEND
+    global _ORIGINAL_SEND, _ORIGINAL_TEMPLATE
     from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
 
     if _ORIGINAL_SEND is not None:
         Rule.send_to_targets = _ORIGINAL_SEND  # type: ignore[method-assign]
         _ORIGINAL_SEND = None
+    if _ORIGINAL_TEMPLATE is not None:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _ORIGINAL_TEMPLATE
+        _ORIGINAL_TEMPLATE = None

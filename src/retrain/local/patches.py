@@ -5,7 +5,8 @@
 2. Freeze a timed-out invocation: its AWS calls never reach moto (``BaseClient._make_api_call``;
    :mod:`retrain.local.lambdas`).
 3. Deliver EventBridge events to Step Functions targets; a failed delivery goes to the
-   target's dead-letter queue, as EventBridge sends it (:mod:`retrain.local.delivery`).
+   target's dead-letter queue, as EventBridge sends it; other targets (SQS) get EventBridge's
+   whole event, ``account`` included (:mod:`retrain.local.delivery`).
 4. Keep the ``cause`` of ``SendTaskFailure`` (moto's handler drops it; AWS passes it to the Catch).
 5. Serialize DynamoDB calls (moto's transactions are not atomic across threads).
 6. Run SageMaker training jobs for ``sagemaker:createTrainingJob.sync`` (:mod:`retrain.local.training_jobs`).
