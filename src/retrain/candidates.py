@@ -21,6 +21,7 @@ from retrain.fitting import Fitted, fit_snapshot
 from retrain.layout import artifact_key
 from retrain.observability import logger
 from retrain.settings import Settings
+from retrain.trigger_record import TriggerRecord
 from retrain.windows import inference_window
 
 
@@ -36,12 +37,19 @@ def this_executions_version(
 
 
 def fit_and_register(
-    settings: Settings, config: ModelConfig, ref: SnapshotRef, *, trigger: str, execution: str
+    settings: Settings,
+    config: ModelConfig,
+    ref: SnapshotRef,
+    *,
+    trigger: str,
+    execution: str,
+    triggered_by: TriggerRecord | None = None,
 ) -> Candidate:
     """Fit the configured pipeline on the snapshot's train part; store the artifact and its profile; register it.
 
     Idempotent per execution: a retry returns this execution's candidate without
     fitting again, or finishes its ``training`` version under the same number.
+    ``trigger`` and ``triggered_by`` are as :func:`register_fitted` records them.
     """
     mine = this_executions_version(settings, config.model, ref, execution)
     if mine is not None and mine.status == "candidate":
@@ -49,7 +57,9 @@ def fit_and_register(
         return candidate_of(mine)
     frame, manifest = snapshot.load(settings.artifact_bucket, config.model, ref.id)
     fitted = fit_snapshot(config, frame, manifest)
-    return register_fitted(settings, config, ref, fitted, trigger=trigger, execution=execution)
+    return register_fitted(
+        settings, config, ref, fitted, trigger=trigger, execution=execution, triggered_by=triggered_by
+    )
 
 
 def register_fitted(
@@ -60,6 +70,7 @@ def register_fitted(
     *,
     trigger: str,
     execution: str,
+    triggered_by: TriggerRecord | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Candidate:
     """Register a fitted candidate: version record, artifact and profile upload, then ``candidate`` status.
@@ -67,8 +78,12 @@ def register_fitted(
     Nothing is written before this is called with a fitted model. The version is
     registered as ``training`` first (so every file it writes is accounted for),
     its artifact and profile are stored, and it becomes a ``candidate`` with
-    their hashes. ``extra`` adds lineage to the record (a training job's name).
-    Idempotent per execution, as :func:`fit_and_register`.
+    their hashes. ``trigger`` is the kind of what asked for the version
+    (``schedule``, ``alarm``, ``manual``, or ``bootstrap``; the champion pointer
+    copies it, and the cooldown after a promotion reads it there);
+    ``triggered_by`` the run's trigger in full (:meth:`TriggerRecord.of_run`),
+    stored as the map ``triggered_by``. ``extra`` adds lineage to the record (a
+    training job's name). Idempotent per execution, as :func:`fit_and_register`.
     """
     table = settings.registry_table
     mine = this_executions_version(settings, config.model, ref, execution)
@@ -92,6 +107,7 @@ def register_fitted(
                 "config_sha256": config.digest(),
                 "estimator": config.training.estimator,
                 "trigger": trigger,
+                "triggered_by": triggered_by.item() if triggered_by is not None else None,
                 "execution": execution,
                 "trained_rows": fitted.trained_rows,
                 "libraries": fitted.libraries,

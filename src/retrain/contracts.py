@@ -75,6 +75,8 @@ class Run(_Payload):
     policy: Literal["any", "all"] = "any"
     reason: str
     event_id: str
+    #: The alarm's name when an alarm state change triggered the run (None for other triggers).
+    alarm: str | None = None
     event_time: Timestamp
     execution: ExecutionName
     window_start: Timestamp

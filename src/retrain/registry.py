@@ -4,7 +4,7 @@ One table, keyed by ``pk`` (``MODEL#<model>``) and ``sk``:
 
 - ``VERSION#000002``: one model version (status training | candidate | rejected | failed |
   champion | archived, artifact URI and sha256, profile hashes, snapshot id, config hash,
-  metrics, gates, trigger, execution). ``training`` is written before the artifact, so
+  metrics, gates, trigger and its record ``triggered_by``, execution). ``training`` is written before the artifact, so
   nothing a run writes is ever unaccounted for; a run that fails marks its version
   ``failed`` with the reason (:func:`mark_failed`).
 - ``CHAMPION``: the pointer serving code follows (version, artifact URI, sha256).
@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from retrain import aws
 from retrain.contracts import Promotion
 from retrain.errors import ArtifactIntegrityError, ModelNotFound, PromotionConflict
+from retrain.trigger_record import TriggerRecord
 
 Status = Literal["training", "candidate", "rejected", "failed", "champion", "archived"]
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -85,6 +86,8 @@ class ModelVersion(_Record):
     config_sha256: str | None = None
     estimator: str | None = None
     trigger: str | None = None
+    #: The run's trigger in full (map ``triggered_by``); None for versions registered without a run's trigger.
+    triggered_by: TriggerRecord | None = None
     execution: str | None = None
     trained_rows: int | None = None
     libraries: dict[str, str] | None = None

@@ -15,9 +15,11 @@ import pytest
 from helpers import deploy, invoke, load_model
 from retrain import aws, registry, snapshot, training
 from retrain.config import loads_config
+from retrain.contracts import Run
 from retrain.demo import CONFIG, generate_churn
 from retrain.local import training_jobs
 from retrain.local.run import settings_of
+from retrain.trigger_record import TriggerRecord
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +76,11 @@ def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snap
     assert record is not None
     assert record.training_job == job["name"]
     assert record.snapshot_id == state["snapshot"]["id"]
+    # (and the run's trigger, as the Lambda engine records it)
+    trained = record.triggered_by
+    assert trained is not None
+    assert trained == TriggerRecord.of_run(Run.model_validate(state["run"]))
+    assert (trained.kind, trained.execution) == ("manual", "sagemaker-run")
 
     # When the Train function (the Lambda engine) trains from the same snapshot and seed
     answer = invoke(
@@ -85,6 +92,7 @@ def test_a_sagemaker_candidate_predicts_as_the_lambda_engines_from_the_same_snap
     # Then both candidates give the same predictions and probabilities on the holdout, and the same lineage
     other = registry.get_version(table, "churn", lambda_candidate["version"])
     assert other is not None
+    assert other.triggered_by == trained.model_copy(update={"execution": "lambda-engine"})
     frame, manifest = snapshot.load(deployment.settings.artifact_bucket, "churn", state["snapshot"]["id"])
     holdout = snapshot.split(frame, manifest)[1]
     config = deployment.config

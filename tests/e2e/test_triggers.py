@@ -12,6 +12,7 @@ from retrain import registry
 from retrain.config import loads_config
 from retrain.demo import generate_churn
 from retrain.local.run import production_log, write_partitioned
+from retrain.trigger_record import TriggerRecord
 from retrain.triggers import retrain_request
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,13 @@ def test_ten_deliveries_of_one_alarm_event_make_one_run(deployed_churn, drifted)
     assert sorted(outcomes) == ["duplicate"] * 9 + ["promoted"]
     versions = registry.list_versions(deployed_churn.settings.registry_table, "churn")
     assert [v.version for v in versions] == [1, 2]
+    # And the version the alarm trained records the alarm, its event and the run's execution
+    trained = versions[1].triggered_by
+    assert trained is not None
+    assert (trained.kind, trained.alarm, trained.event_id) == ("alarm", ALARM, event["id"])
+    assert trained.reason.startswith(f"alarm {ALARM} is ALARM")
+    assert trained.execution == versions[1].execution
+    assert versions[0].triggered_by is None  # v1 was bootstrapped, not trained by a run
 
 
 def test_a_schedule_and_an_alarm_at_once_make_one_run_and_one_already_running(deployed_churn, drifted):
@@ -82,9 +90,21 @@ def test_a_forced_manual_trigger_retrains_during_the_cooldown(deployed_churn, dr
     cloud = deployed_churn.cloud
     assert _outcomes(cloud, cloud.set_alarm_state(ALARM)) == ["promoted"]
 
-    outcomes = _outcomes(cloud, cloud.put_events([retrain_request("churn", reason="hotfix", force=True)]))
+    executions = cloud.put_events([retrain_request("churn", reason="label backlog cleared", force=True)])
+    outcomes = _outcomes(cloud, executions)
 
     assert outcomes[0] in {"promoted", "rejected"}
+    # And the version it trained records the requester's reason, the event's id and the execution
+    hotfix = cloud.wait(executions[0])
+    run = json.loads(hotfix["output"])["run"]
+    record = registry.version_of_execution(deployed_churn.settings.registry_table, "churn", run["execution"])
+    assert record is not None
+    assert record.triggered_by == TriggerRecord(
+        kind="manual",
+        event_id=json.loads(hotfix["input"])["id"],
+        reason="label backlog cleared",
+        execution=run["execution"],
+    )
     described = cloud.wait(cloud.put_events([retrain_request("churn", force=True)])[0])
     assert json.loads(described["output"])["run"]["force"] is True
 

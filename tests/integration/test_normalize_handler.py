@@ -97,6 +97,7 @@ def test_an_alarm_run_gives_the_alarm_and_its_state_as_reason(churn: Deployment)
     run = call(churn.cloud, "normalize", event)["run"]
 
     assert run["reason"].startswith("alarm retrain-churn-performance is ALARM: Threshold Crossed")
+    assert run["alarm"] == "retrain-churn-performance"
 
 
 def test_a_manual_run_gives_the_requesters_reason(churn: Deployment) -> None:
@@ -105,6 +106,7 @@ def test_a_manual_run_gives_the_requesters_reason(churn: Deployment) -> None:
     run = call(churn.cloud, "normalize", event)["run"]
 
     assert run["reason"] == "new labelling guidelines"
+    assert run["alarm"] is None
 
 
 def test_an_unknown_model_is_model_not_found_naming_the_model(churn: Deployment) -> None:

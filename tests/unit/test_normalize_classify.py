@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from retrain.errors import InvalidEvent
-from retrain.steps.normalize import _classify
+from retrain.steps.normalize import _classify, read_trigger
 
 pytestmark = pytest.mark.unit
 
@@ -118,6 +118,12 @@ def test_alarm_event_retrains_the_model_of_its_metric_dimension() -> None:
         "alarm retrain-churn-performance is ALARM: "
         "Threshold Crossed: 1 datapoint [0.71] was less than the threshold (0.8)."
     )
+
+
+def test_alarm_event_names_its_alarm_and_other_triggers_name_none() -> None:
+    assert read_trigger(ALARM_EVENT).alarm == "retrain-churn-performance"
+    assert read_trigger(MANUAL_EVENT).alarm is None
+    assert read_trigger({"trigger": "schedule", "model": "churn"}).alarm is None
 
 
 def test_alarm_event_finds_the_model_in_any_of_its_metrics() -> None:

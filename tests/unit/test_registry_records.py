@@ -7,8 +7,11 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from helpers import load_event
 from retrain import registry
+from retrain.contracts import Run
 from retrain.errors import ArtifactIntegrityError
+from retrain.trigger_record import TriggerRecord
 
 pytestmark = pytest.mark.unit
 
@@ -117,3 +120,123 @@ def test_an_approval_request_reads_its_item():
     request = registry.ApprovalRequest.from_item(item)
 
     assert (request.token, request.model, request.version, request.expires_at) == ("t0k", "churn", 3, 17)
+
+
+#: The trigger record of a manual run, as :func:`retrain.candidates.register_fitted` stores it (``triggered_by``).
+MANUAL_TRIGGER = TriggerRecord(
+    kind="manual",
+    event_id="1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+    reason="label backlog cleared",
+    execution="run-1",
+)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        pytest.param(MANUAL_TRIGGER, id="manual"),
+        pytest.param(
+            TriggerRecord(
+                kind="alarm",
+                event_id="c4c1c1c9",
+                reason="alarm retrain-churn-performance is ALARM: Threshold Crossed",
+                execution="run-2",
+                alarm="retrain-churn-performance",
+            ),
+            id="alarm",
+        ),
+        pytest.param(
+            TriggerRecord(kind="schedule", event_id="run-3", reason="schedule trigger", execution="run-3"),
+            id="schedule",
+        ),
+    ],
+)
+def test_the_trigger_record_round_trips_through_the_tables_item_format(trigger):
+    # Given a version item holding a trigger record, as DynamoDB stores it
+    item = registry._to_item({**CANDIDATE_ITEM, "triggered_by": trigger.item()})
+
+    # When it is read back
+    record = registry.ModelVersion.from_item(registry._from_item(item))
+
+    # Then the record is the one written, stored as a map without absent fields
+    assert record.triggered_by == trigger
+    assert set(item["triggered_by"]["M"]) == {"kind", "event_id", "reason", "execution"} | (
+        {"alarm"} if trigger.alarm else set()
+    )
+    assert record.fields()["triggered_by"] == trigger.item()
+
+
+def test_a_manual_trigger_record_keeps_the_requesters_reason_exactly():
+    reason = 'retrain "now": labels\nfixed – ünïcode'
+    item = registry._to_item({**CANDIDATE_ITEM, "triggered_by": {**MANUAL_TRIGGER.item(), "reason": reason}})
+
+    record = registry.ModelVersion.from_item(registry._from_item(item))
+
+    assert record.triggered_by is not None
+    assert record.triggered_by.reason == reason
+
+
+def test_an_item_written_before_trigger_records_reads_as_before():
+    # Given a version item without a trigger record (written by an earlier release, or by the bootstrap)
+    item = registry._to_item(CANDIDATE_ITEM)
+
+    # When it is read back
+    record = registry.ModelVersion.from_item(registry._from_item(item))
+
+    # Then it has no trigger record and its fields are the item's, unchanged
+    assert record.triggered_by is None
+    assert record.fields() == {k: v for k, v in CANDIDATE_ITEM.items() if k not in ("pk", "sk")}
+    assert registry._to_item({"pk": "MODEL#churn", "sk": "VERSION#000002", **record.fields()}) == item
+
+
+def test_a_trigger_record_of_an_unknown_kind_is_refused():
+    with pytest.raises(ValidationError, match="kind"):
+        registry.ModelVersion.from_item({**CANDIDATE_ITEM, "triggered_by": {**MANUAL_TRIGGER.item(), "kind": "cron"}})
+
+
+def test_the_trigger_record_of_a_run_is_its_trigger_event_alarm_reason_and_execution():
+    run = Run.model_validate(
+        {
+            **load_event("run")["run"],
+            "trigger": "alarm",
+            "alarm": "retrain-churn-performance",
+            "reason": "alarm retrain-churn-performance is ALARM: Threshold Crossed",
+        }
+    )
+
+    record = TriggerRecord.of_run(run)
+
+    assert record == TriggerRecord(
+        kind="alarm",
+        event_id=run.event_id,
+        reason="alarm retrain-churn-performance is ALARM: Threshold Crossed",
+        execution=run.execution,
+        alarm="retrain-churn-performance",
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger", "line"),
+    [
+        pytest.param(MANUAL_TRIGGER, 'manual: "label backlog cleared" (event 1a2b3c4d…)', id="manual"),
+        pytest.param(
+            TriggerRecord(kind="manual", event_id="run-9", reason="hotfix", execution="run-9"),
+            'manual: "hotfix" (event run-9)',
+            id="manual-short-id",
+        ),
+        pytest.param(
+            TriggerRecord(
+                kind="alarm", event_id="e", reason="alarm x is ALARM", execution="r", alarm="retrain-churn-drift"
+            ),
+            "alarm: retrain-churn-drift",
+            id="alarm",
+        ),
+        pytest.param(
+            TriggerRecord(kind="schedule", event_id="e", reason="schedule trigger", execution="r"),
+            "schedule",
+            id="schedule",
+        ),
+    ],
+)
+def test_a_trigger_record_describes_itself_in_one_line(trigger, line):
+    assert trigger.describe() == line

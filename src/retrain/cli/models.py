@@ -170,12 +170,13 @@ def list_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([v.fields() for v in versions], indent=2, default=str))
         return 0
-    print(f"{'version':>7}  {'status':<9}  {'trigger':<9}  {'snapshot':<12}  {'created':<25}  metrics")
+    print(f"{'version':>7}  {'status':<9}  {'trigger':<9}  {'snapshot':<12}  {'created':<25}  {'metrics':<40}  why")
     for v in versions:
         metrics = ", ".join(f"{k} {val:.3f}" for k, val in sorted((v.metrics or {}).items())[:3])
+        why = v.triggered_by.describe() if v.triggered_by is not None else "-"
         print(
             f"{v.version:>7}  {v.status:<9}  {v.trigger or '-':<9}  "
-            f"{(v.snapshot_id or '-')[:12]:<12}  {v.created_at or '-':<25}  {metrics or '-'}"
+            f"{(v.snapshot_id or '-')[:12]:<12}  {v.created_at or '-':<25}  {metrics or '-':<40}  {why}"
         )
     return 0
 

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     trigger = sub.add_parser("trigger", help="ask the deployed stack for a retraining run (EventBridge)")
     trigger.add_argument("--model", required=True)
-    trigger.add_argument("--reason", default=None, help="recorded with the run")
+    trigger.add_argument(
+        "--reason", default=None, help="recorded with the run and on the version it trains (`retrain models`)"
+    )
     trigger.add_argument("--force", action="store_true", help="retrain even during the cooldown after a promotion")
     trigger.add_argument("--event-bus", default="default")
     trigger.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")

@@ -118,8 +118,8 @@ class AlarmEvent(_Input):
 
 @dataclass(frozen=True)
 class Trigger:
-    """A trigger input, read: its kind, its model, the mode it asks for (None: the config's), why, and its
-    EventBridge id and time (None for an input without them)."""
+    """A trigger input, read: its kind, its model, the mode it asks for (None: the config's), why, its
+    EventBridge id and time (None for an input without them), and the alarm's name for an alarm."""
 
     trigger: Literal["schedule", "alarm", "manual"]
     model: str
@@ -128,6 +128,7 @@ class Trigger:
     force: bool = False
     event_id: str | None = None
     time: str | None = None
+    alarm: str | None = None
 
 
 def _alarm_model(event: AlarmEvent) -> tuple[str, str]:
@@ -159,7 +160,8 @@ def read_trigger(event: dict[str, Any]) -> Trigger:
     if detail_type == ALARM_DETAIL_TYPE:
         alarm = parse(AlarmEvent, event, what=ALARM_DETAIL_TYPE, kind="event")
         model, reason = _alarm_model(alarm)
-        return Trigger("alarm", model, "always", reason, event_id=alarm.id, time=alarm.time)
+        name = alarm.detail.alarmName if "alarmName" in alarm.detail.model_fields_set else None
+        return Trigger("alarm", model, "always", reason, event_id=alarm.id, time=alarm.time, alarm=name)
     if detail_type == MANUAL_DETAIL_TYPE and event.get("source") == MANUAL_SOURCE:
         manual = parse(RetrainRequested, event, what=MANUAL_DETAIL_TYPE, kind="event")
         detail = manual.detail
@@ -267,6 +269,7 @@ def run(request: NormalizeInput, *, settings: Settings, now: datetime | None = N
         policy=config.triggers.policy,
         reason=found.reason,
         event_id=found.event_id or request.execution,
+        alarm=found.alarm,
         event_time=event_time.isoformat(),
         execution=request.execution,
         window_start=start.isoformat(),

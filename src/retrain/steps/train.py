@@ -12,6 +12,7 @@ from retrain.contracts import Candidate, Run, SnapshotRef
 from retrain.fitting import LIBRARIES, MIN_PROFILE_ROWS, library_versions, model_profile
 from retrain.settings import Settings
 from retrain.steps.model_config import load_model_config
+from retrain.trigger_record import TriggerRecord
 
 __all__ = [
     "LIBRARIES",
@@ -25,4 +26,6 @@ __all__ = [
 
 def run(run: Run, ref: SnapshotRef, *, settings: Settings) -> Candidate:
     config = load_model_config(settings, run.model)
-    return fit_and_register(settings, config, ref, trigger=run.trigger, execution=run.execution)
+    return fit_and_register(
+        settings, config, ref, trigger=run.trigger, execution=run.execution, triggered_by=TriggerRecord.of_run(run)
+    )

@@ -47,6 +47,7 @@ from retrain.layout import (
 from retrain.observability import logger
 from retrain.settings import Settings
 from retrain.training_job import CONFIG_CHANNEL, SNAPSHOT_CHANNEL, SUMMARY_FILE
+from retrain.trigger_record import TriggerRecord
 
 #: The program the training toolkit runs (``sagemaker_program``), at the source dir's top.
 SCRIPT_NAME = "train.py"
@@ -361,5 +362,12 @@ def register(request: RegisterTrainingJobInput, *, settings: Settings) -> Candid
     if mine != theirs:
         logger.warning("training job %s fitted with scikit-learn %s, this function has %s", job.name, theirs, mine)
     return register_fitted(
-        settings, config, ref, fitted, trigger=run.trigger, execution=run.execution, extra={"training_job": job.name}
+        settings,
+        config,
+        ref,
+        fitted,
+        trigger=run.trigger,
+        execution=run.execution,
+        triggered_by=TriggerRecord.of_run(run),
+        extra={"training_job": job.name},
     )
