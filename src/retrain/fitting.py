@@ -146,15 +146,16 @@ def split(frame: pd.DataFrame, manifest: dict[str, Any]) -> tuple[pd.DataFrame, 
 
 
 def model_profile(config: ModelConfig, model: Any, train_part: pd.DataFrame, holdout: pd.DataFrame) -> ReferenceProfile:
-    """What the drift check needs from a model: its permutation importances and the distribution of its outputs.
+    """What the checks need from a model: its importances, its outputs' distribution, its label-free estimators.
 
-    Both are computed on the snapshot's holdout (rows the model did not see),
-    or on the whole snapshot when the holdout has fewer than
+    Importances and outputs are computed on the snapshot's holdout (rows the
+    model did not see), or on the whole snapshot when the holdout has fewer than
     :data:`MIN_PROFILE_ROWS` rows. The profile has a ``prediction`` column
     (classes, or regression values) and, for a binary classifier with
     ``predict_proba``, a ``score`` column (the positive class's probability);
     its ``meta`` holds ``importances`` (feature -> score drop; absent without
-    labelled rows) and the scorer used.
+    labelled rows) and the scorer used, and the estimators of
+    :func:`estimators` (fit on the holdout only).
     """
     data = holdout if len(holdout) >= MIN_PROFILE_ROWS else pd.concat([train_part, holdout], ignore_index=True)
     meta: dict[str, Any] = {"source": "holdout" if data is holdout else "snapshot", "rows": len(data)}
@@ -163,6 +164,7 @@ def model_profile(config: ModelConfig, model: Any, train_part: pd.DataFrame, hol
         meta["importance_scorer"] = training.importance_scorer(config)
     except InsufficientData as exc:
         meta["importances_unavailable"] = str(exc)
+    meta.update(estimators(config, model, holdout))
     columns: dict[str, Any] = {"prediction": training.predict(model, data, config, source="holdout")}
     numeric, categorical = ([], ["prediction"]) if config.problem == "classification" else (["prediction"], [])
     classes = list(getattr(model, "classes_", []))
@@ -171,6 +173,44 @@ def model_profile(config: ModelConfig, model: Any, train_part: pd.DataFrame, hol
         numeric.append("score")
         meta["positive_class"] = category_key(classes[1])
     return build_profile(pd.DataFrame(columns), numeric=numeric, categorical=categorical, sample_rows=0, meta=meta)
+
+
+def estimators(config: ModelConfig, model: Any, holdout: pd.DataFrame) -> dict[str, Any]:
+    """The label-free estimators of a model, fit on its holdout (rows it never saw), as JSON for the profile's meta.
+
+    A classifier with ``predict_proba`` gets ``calibration``
+    (:func:`~retrain.metrics.calibration.fit_calibration`: isotonic, sigmoid, or
+    none when calibrating does not lower the cross-validated Brier score); a
+    regression model gets ``loss_model``
+    (:func:`~retrain.metrics.loss.fit_loss_model`), or ``loss_model_unavailable``
+    saying why not. Only labelled holdout rows are used.
+    """
+    from retrain.metrics.calibration import fit_calibration
+    from retrain.metrics.loss import fit_loss_model
+
+    labelled = holdout.loc[holdout[config.target].notna()] if config.target in holdout.columns else holdout.iloc[0:0]
+    seed = config.training.seed
+    features = training.feature_frame(labelled, config, source="holdout")
+    if config.problem == "classification":
+        if not hasattr(model, "predict_proba") or labelled.empty:
+            return {}
+        proba = model.predict_proba(features)
+        calibration = fit_calibration(labelled[config.target].to_numpy(), proba, list(model.classes_), seed=seed)
+        return {"calibration": calibration.model_dump(mode="json")}
+    if labelled.empty:
+        return {"loss_model_unavailable": "the holdout has no labelled rows"}
+    prediction = training.predict(model, labelled, config, source="holdout")
+    fitted = fit_loss_model(
+        features,
+        prediction,
+        labelled[config.target].to_numpy(),
+        numeric=list(config.features.numeric),
+        categorical=list(config.features.categorical),
+        seed=seed,
+    )
+    if isinstance(fitted, str):
+        return {"loss_model_unavailable": fitted}
+    return {"loss_model": fitted.model_dump(mode="json")}
 
 
 def fit_snapshot(config: ModelConfig, frame: pd.DataFrame, manifest: dict[str, Any]) -> Fitted:

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from sklearn.metrics import accuracy_score
 
 from helpers import Deployment, Window, call, deploy, generate_houses, invoke, run_input
-from retrain import aws, observability, result
+from retrain import aws, observability, registry, result, snapshot
 from retrain.config import ModelConfig, loads_config
 from retrain.data import inference_prefix, labels_prefix, partition_key, to_parquet_bytes
 from retrain.demo import generate_churn
@@ -21,6 +21,7 @@ from retrain.layout import flags_prefix
 from retrain.lifecycle import deploy_config
 from retrain.local.cloud import ROOT
 from retrain.local.run import production_log, write_partitioned
+from retrain.metrics import Calibration
 from retrain.steps.metric_check import estimated_metric_name
 
 pytestmark = pytest.mark.integration
@@ -268,11 +269,40 @@ def test_the_estimate_is_reported_beside_the_realized_metrics(
 
     estimated = call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))["details"]["estimated"]
 
+    # The champion's probabilities pass through the calibration Train fit on its holdout, then CBPE
+    calibration = _champion_calibration(module_churn)
+    calibrated = calibration.apply(np.column_stack([1 - p1, p1]), [0, 1])[:, 1]
     assert estimated["available"] is True
     assert estimated["enabled"] is False
     assert estimated["n"] == 600
-    assert estimated["metrics"]["accuracy"] == pytest.approx(np.mean(np.where(pred == 1, p1, 1 - p1)))
+    assert (estimated["method"], estimated["calibration"]) == ("cbpe", calibration.method)
+    assert calibration.method in ("isotonic", "sigmoid")
+    assert estimated["calibration_reason"] == calibration.reason
+    assert estimated["metrics"]["accuracy"] == pytest.approx(np.mean(np.where(pred == 1, calibrated, 1 - calibrated)))
     assert set(estimated["ci"]) == set(estimated["metrics"])
+
+
+def _champion_calibration(deployment: Deployment) -> Calibration:
+    """The calibration in the champion's model profile (hash-checked against the registry)."""
+    assert deployment.champion is not None
+    pointer = registry.require_champion(deployment.settings.registry_table, deployment.config.model)
+    profile = snapshot.load_model_profile(pointer.artifact_uri, sha256=pointer.model_profile_sha256)
+    assert profile is not None
+    return Calibration.model_validate(profile.meta["calibration"])
+
+
+def test_a_tampered_model_profile_is_refused_not_estimated_from(module_churn: Deployment) -> None:
+    # Given the champion's profile replaced by other bytes after registration
+    pointer = registry.require_champion(module_churn.settings.registry_table, "churn")
+    bucket, key = aws.split_uri(snapshot.model_profile_uri(pointer.artifact_uri))
+    original = aws.get_bytes(bucket, key)
+    aws.put_bytes(bucket, key, original + b"tampered")
+    try:
+        # When the metric check runs, it refuses the profile rather than estimate from it
+        with pytest.raises(Exception, match=r"sha256 mismatch"):
+            call(module_churn.cloud, "metric_check", run_input(SIGNALS_END))
+    finally:
+        aws.put_bytes(bucket, key, original)
 
 
 def test_every_signal_is_published_as_an_emf_metric_of_the_model(
@@ -381,10 +411,10 @@ def test_a_signal_below_its_minimum_sample_is_reported_and_never_votes(module_ch
     assert out["details"]["flagged"]["rate"] == 1.0
 
 
-def test_a_regression_model_gets_every_regression_metric_and_no_estimate(
+def test_a_regression_model_gets_every_regression_metric_and_an_estimate(
     module_churn: Deployment, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a regression model (house-prices.yaml) with its own champion (an estimated trigger is a config error)
+    # Given a regression model (house-prices.yaml) with its own champion
     text = (ROOT / "infra" / "configs" / "house-prices.yaml").read_text()
     config = loads_config(text)
     houses = deploy(module_churn.cloud, config, text, reference=generate_houses(600, 1))
@@ -407,6 +437,34 @@ def test_a_regression_model_gets_every_regression_metric_and_no_estimate(
         rel=1e-9,
     )
     assert set(details["ci"]) == set(details["metrics"])
-    # and no estimate votes
+    # and the label-free estimate (DLE) is reported and published, without voting (no estimated trigger)
+    estimated = details["estimated"]
+    assert (estimated["method"], estimated["available"], estimated["enabled"]) == ("dle", True, False)
+    assert set(estimated["metrics"]) == {"mae", "rmse"}
+    assert estimated["metrics"]["mae"] == pytest.approx(details["metrics"]["mae"], rel=0.35)
     assert len(out["votes"]) == 1  # the performance signal only
-    assert _emf_values(capsys.readouterr().out, model=config.model)["mape"] == pytest.approx(details["metrics"]["mape"])
+    published = _emf_values(capsys.readouterr().out, model=config.model)
+    assert published["mape"] == pytest.approx(details["metrics"]["mape"])
+    assert published["EstimatedMae"] == pytest.approx(estimated["metrics"]["mae"])
+    assert published["EstimatedRmse"] == pytest.approx(estimated["metrics"]["rmse"])
+
+
+def test_a_regression_window_without_labels_can_trigger_on_its_estimated_error(module_churn: Deployment) -> None:
+    # Given a regression model that retrains when its estimated MAE exceeds 5, and a window with no labels yet
+    text = (ROOT / "infra" / "configs" / "house-prices.yaml").read_text()
+    text = text.replace("model: house-prices", "model: houses-estimated").replace(
+        "  performance: {metric: rmse, max: 60}\n", "  estimated: {metric: mae, max: 5}\n"
+    )
+    config = loads_config(text)
+    houses = deploy(module_churn.cloud, config, text, reference=generate_houses(600, 1))
+    houses.write_window(generate_houses(300, 3), end=REGRESSION_END, label_fraction=0.0)
+
+    # When
+    out = call(module_churn.cloud, "metric_check", run_input(REGRESSION_END, model=config.model))
+
+    # Then the estimate votes and fires, naming the metric and the bound
+    estimated = out["details"]["estimated"]
+    assert estimated["n"] == 300
+    assert out["votes"] == [True]
+    assert out["reason"] == f"estimated mae {estimated['value']:.4g} > 5"
+    assert estimated["value"] > 5

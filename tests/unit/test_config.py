@@ -572,14 +572,29 @@ training: {estimator: LogisticRegression}
         loads_config(text)
 
 
-def test_label_free_estimation_is_refused_for_regression():
-    text = """model: prices
+_REGRESSION_ESTIMATE = """model: prices
 problem: regression
 target: price
 features: {numeric: [area]}
 triggers:
-  estimated: {metric: accuracy, min: 0.8}
+  estimated: {%s}
 training: {estimator: Ridge}
 """
-    with pytest.raises(ConfigError, match=r"triggers.estimated"):
-        loads_config(text)
+
+
+def test_a_classification_estimate_is_refused_for_regression():
+    with pytest.raises(ConfigError, match=r"triggers.estimated.metric: 'accuracy' is not estimated without labels "):
+        loads_config(_REGRESSION_ESTIMATE % "metric: accuracy, min: 0.8")
+
+
+@pytest.mark.parametrize("metric", ["mae", "rmse"])
+def test_a_regression_model_may_trigger_on_its_estimated_error(metric: str):
+    estimated = loads_config(_REGRESSION_ESTIMATE % f"metric: {metric}, max: 12.5").triggers.estimated
+
+    assert estimated is not None
+    assert (estimated.metric, estimated.direction, estimated.threshold) == (metric, "max", 12.5)
+
+
+def test_an_estimated_error_is_a_ceiling():
+    with pytest.raises(ConfigError, match=r"mae is lower-is-better, use 'max'"):
+        loads_config(_REGRESSION_ESTIMATE % "metric: mae, min: 3")

@@ -118,6 +118,7 @@ def test_a_regression_model_may_alarm_on_its_own_metric() -> None:
         (CLASSIFIER, {"performance": {"metric": "acuracy", "threshold": 0.8}}, "alarms.performance.metric"),
         (CLASSIFIER, {"estimated": {"metric": "accuracy", "threshold": 0.8}}, "alarms.estimated.metric"),
         (REGRESSOR, {"estimated": {"metric": "EstimatedAccuracy", "threshold": 0.8}}, "alarms.estimated"),
+        (CLASSIFIER, {"estimated": {"metric": "EstimatedMae", "threshold": 3}}, "alarms.estimated.metric"),
         (CLASSIFIER, {"drift_share": 1.5}, "alarms.drift_share"),
         (CLASSIFIER, {"flagged_rate": 0}, "alarms.flagged_rate"),
         (CLASSIFIER, {"performance": {"metric": "accuracy", "threshold": 0.8, "comparison": "Below"}}, "comparison"),
@@ -141,6 +142,24 @@ def test_an_alarm_may_watch_an_interval_bound_the_check_publishes() -> None:
     assert alarms.performance.metric == "accuracy_ci_upper"
     assert alarms.estimated is not None
     assert alarms.estimated.metric == "EstimatedRocAucCiUpper"
+
+
+def test_a_regression_model_may_alarm_on_its_estimated_error() -> None:
+    alarms = _config(
+        REGRESSOR,
+        alarms={"estimated": {"metric": "EstimatedRmseCiLower", "threshold": 9, "comparison": "GreaterThanThreshold"}},
+    ).alarms
+
+    assert alarms.estimated is not None
+    assert alarms.estimated.metric == "EstimatedRmseCiLower"
+    assert set(published_estimated_metrics("regression")) == {
+        "EstimatedMae",
+        "EstimatedRmse",
+        "EstimatedMaeCiLower",
+        "EstimatedMaeCiUpper",
+        "EstimatedRmseCiLower",
+        "EstimatedRmseCiUpper",
+    }
 
 
 def test_estimated_metric_names_are_the_metric_checks() -> None:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from retrain.config import (
     ESTIMATED_METRICS,
+    ESTIMATED_REGRESSION_METRICS,
     EstimatedTrigger,
     FlaggedTrigger,
     PerformanceTrigger,
@@ -126,7 +127,14 @@ def test_estimated_trigger_is_a_bound_on_a_cbpe_metric() -> None:
 def test_estimated_trigger_rejects_a_metric_cbpe_cannot_estimate() -> None:
     message = _error("triggers:\n  estimated: {metric: log_loss, max: 0.5}\n")
 
-    assert f"triggers.estimated.metric == 'log_loss', must be one of {sorted(ESTIMATED_METRICS)}" in message
+    estimable = sorted([*ESTIMATED_METRICS, *ESTIMATED_REGRESSION_METRICS])
+    assert f"triggers.estimated.metric == 'log_loss', must be one of {estimable}" in message
+
+
+def test_a_classifier_cannot_trigger_on_an_estimated_regression_error() -> None:
+    message = _error("triggers:\n  estimated: {metric: mae, max: 0.5}\n")
+
+    assert "triggers.estimated.metric: 'mae' is not estimated without labels for a classification model" in message
 
 
 @pytest.mark.parametrize(

@@ -116,12 +116,23 @@ def test_a_disabled_alarm_has_no_request() -> None:
     requests = fleet.alarm_requests(STACK, HOUSES)
 
     assert requests["flagged"] is None
-    assert requests["estimated"] is None
     assert requests["performance"] is not None
     assert (requests["performance"]["MetricName"], requests["performance"]["ComparisonOperator"]) == (
         "rmse",
         "GreaterThanThreshold",
     )
+
+
+def test_a_regression_model_alarms_on_its_estimated_error() -> None:
+    estimated = fleet.alarm_requests(STACK, HOUSES)["estimated"]
+
+    assert estimated is not None
+    assert (estimated["AlarmName"], estimated["MetricName"], estimated["Threshold"]) == (
+        "prod-house-prices-estimated",
+        "EstimatedMae",
+        50.0,
+    )
+    assert estimated["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 def test_the_ops_model_name_is_reserved() -> None:

@@ -20,11 +20,14 @@ from retrain.config import ESTIMATED_METRICS, EstimatedTrigger, FlaggedTrigger, 
 from retrain.errors import SchemaMismatch
 from retrain.labels import probability_columns
 from retrain.metrics import (
+    LossModel,
     engine,
     estimate_performance,
     evaluate_estimated,
     evaluate_flagged,
     evaluate_performance,
+    fit_calibration,
+    fit_loss_model,
     flag_values,
     realized_performance,
     wilson_interval,
@@ -485,17 +488,104 @@ def test_a_predicted_label_without_a_probability_column_leaves_the_estimate_unav
     assert report.unavailable["accuracy"] == "predicted labels 2 have no probability column"
 
 
-def test_regression_has_no_estimate_and_an_enabled_trigger_reports_why() -> None:
-    trigger = EstimatedTrigger(metric="accuracy", min=0.8)
+def test_a_regression_champion_without_a_loss_model_has_no_estimate_and_an_enabled_trigger_reports_why() -> None:
+    trigger = EstimatedTrigger(metric="mae", max=3.0)
 
     result = evaluate_estimated(trigger, "regression", np.ones(200), proba=None, classes=None)
 
     assert not result.available
+    assert result.method == "dle"
     assert not result.fired
     assert result.insufficient
     assert result.note is not None
-    assert result.note.startswith("regression problems have no label-free estimate")
+    assert result.note.startswith("the champion has no loss model")
     assert result.reason == f"insufficient data: {result.note}"
+
+
+def _losses(n: int, seed: int, noise: np.ndarray | float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A regression window: features, a model's predictions and the truth, noise scale growing with ``x``."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, n) if np.isscalar(noise) else np.asarray(noise)
+    prediction = 3.0 * x
+    truth = prediction + rng.normal(0.0, 1.0, x.size) * (0.2 + 2.0 * x)
+    return pd.DataFrame({"x": x}), prediction, truth
+
+
+def test_a_regression_window_is_estimated_by_the_loss_model_and_can_fire() -> None:
+    # Given a loss model fit on a holdout where the error grows with x, and a window shifted to large x
+    frame, prediction, truth = _losses(4000, 0, 0.0)
+    model = fit_loss_model(frame, prediction, truth, numeric=["x"], categorical=[], seed=0)
+    assert isinstance(model, LossModel)
+    window, window_pred, window_truth = _losses(3000, 1, np.random.default_rng(2).uniform(0.6, 1.0, 3000))
+    realized = np.abs(window_truth - window_pred).mean()
+
+    # When the estimated trigger judges the window's MAE against a ceiling the holdout's MAE is under
+    trigger = EstimatedTrigger(metric="mae", max=float(np.abs(truth - prediction).mean()) * 1.2)
+    result = evaluate_estimated(
+        trigger, "regression", window_pred, proba=None, classes=None, loss_model=model, features=window
+    )
+
+    # Then the estimate follows the shifted window's realized MAE, and fires
+    assert (result.available, result.method, result.n) == (True, "dle", 3000)
+    assert set(result.metrics) == {"mae", "rmse"}
+    assert result.metrics["mae"] == pytest.approx(realized, rel=0.1)
+    assert result.fired
+    assert result.reason == f"estimated mae {result.value:.4g} > {trigger.threshold:.4g}"
+
+
+def test_a_window_missing_a_feature_of_the_loss_model_has_no_estimate_naming_it() -> None:
+    frame, prediction, truth = _losses(500, 0, 0.0)
+    model = fit_loss_model(frame, prediction, truth, numeric=["x"], categorical=[], seed=0)
+    assert isinstance(model, LossModel)
+    trigger = EstimatedTrigger(metric="rmse", max=1.0)
+
+    result = evaluate_estimated(
+        trigger, "regression", prediction, proba=None, classes=None, loss_model=model, features=frame.iloc[:, :0]
+    )
+
+    assert not result.available
+    assert result.insufficient
+    assert not result.fired
+    assert result.note is not None
+    assert "'x'" in result.note
+
+
+def test_the_estimate_reads_calibrated_probabilities_and_says_which_calibration() -> None:
+    # Given an overconfident classifier: labels drawn from p, reported probabilities sharpened
+    rng = np.random.default_rng(5)
+    p = rng.beta(2.0, 2.0, 8000)
+    y = (rng.random(p.size) < p).astype(int)
+    sharp = 1 / (1 + np.exp(-3 * np.log(p / (1 - p))))
+    proba, pred = np.c_[1 - sharp, sharp], (sharp > 0.5).astype(int)
+    calibration = fit_calibration(y[:4000], proba[:4000], [0, 1])
+
+    # When a window is estimated with and without the champion's calibration
+    raw = evaluate_estimated(None, "classification", pred[4000:], proba=proba[4000:], classes=[0, 1])
+    calibrated = evaluate_estimated(
+        None, "classification", pred[4000:], proba=proba[4000:], classes=[0, 1], calibration=calibration
+    )
+
+    # Then the calibrated estimate is close to the realized accuracy, the raw one is not, and it says which
+    realized = float(np.mean(pred[4000:] == y[4000:]))
+    assert calibrated.calibration == calibration.method == "isotonic"
+    assert calibrated.calibration_reason == calibration.reason
+    assert raw.calibration is None
+    assert abs(calibrated.metrics["accuracy"] - realized) < 0.02
+    assert abs(raw.metrics["accuracy"] - realized) > 0.05
+
+
+def test_a_calibration_of_other_classes_is_not_applied_and_says_why() -> None:
+    _, pred, proba = _binary(300, 0)
+    calibration = fit_calibration(*_binary(2000, 1, labels=("no", "yes"))[::2], ["no", "yes"])
+
+    result = evaluate_estimated(None, "classification", pred, proba=proba, classes=[0, 1], calibration=calibration)
+
+    assert result.available
+    assert result.calibration == "none"
+    assert result.calibration_reason is not None
+    assert result.calibration_reason.startswith("not applied: classes == ['0', '1']")
+    plain = evaluate_estimated(None, "classification", pred, proba=proba, classes=[0, 1])
+    assert result.metrics == plain.metrics
 
 
 def test_an_estimate_without_its_trigger_is_reported_but_never_judged() -> None:

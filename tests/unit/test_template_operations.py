@@ -213,11 +213,10 @@ def test_every_published_signal_appears_on_the_dashboard(dashboard):
     shown = {name for e in _searches(dashboard) for name in re.findall(r'"([A-Za-z0-9_]+)"', e)}
     performance = [*config.CLASSIFICATION_SIGNAL_METRICS, *config.REGRESSION_SIGNAL_METRICS]
     judged = [f"{m}_{use}" for m in performance for use in ("ci_lower", "ci_upper")]
-    estimated = [metric_check.estimated_metric_name(m) for m in config.ESTIMATED_METRICS]
+    estimable = [*config.ESTIMATED_METRICS, *config.ESTIMATED_REGRESSION_METRICS]
+    estimated = [metric_check.estimated_metric_name(m) for m in estimable]
     estimated_judged = [
-        metric_check.estimated_metric_name(f"{m}_{use}")
-        for m in config.ESTIMATED_METRICS
-        for use in ("ci_lower", "ci_upper")
+        metric_check.estimated_metric_name(f"{m}_{use}") for m in estimable for use in ("ci_lower", "ci_upper")
     ]
 
     missing = {*performance, *judged, *estimated, *estimated_judged, *OTHER_SIGNALS} - shown

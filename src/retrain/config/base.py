@@ -66,7 +66,7 @@ CLASSIFICATION_SIGNAL_METRICS = (
     "brier",
 )
 REGRESSION_SIGNAL_METRICS = ("rmse", "mae", "mape", "r2")
-#: What confidence-based performance estimation (CBPE) estimates without labels (classification only).
+#: What confidence-based performance estimation (CBPE) estimates without labels for a classifier.
 ESTIMATED_METRICS = (
     "accuracy",
     "balanced_accuracy",
@@ -78,6 +78,8 @@ ESTIMATED_METRICS = (
     "f1_macro",
     "roc_auc",
 )
+#: What direct loss estimation (DLE) estimates without labels for a regression model.
+ESTIMATED_REGRESSION_METRICS = ("mae", "rmse")
 #: Which value of a metric a trigger compares with its bound: the point estimate or a bound of its interval.
 SignalValue = Literal["estimate", "ci_lower", "ci_upper"]
 
@@ -88,7 +90,7 @@ def signal_metrics_for(problem: Problem) -> tuple[str, ...]:
 
 
 def estimated_metric_name(metric: str) -> str:
-    """CloudWatch name of a CBPE estimate: ``roc_auc`` -> ``EstimatedRocAuc`` (as the metric check publishes it)."""
+    """CloudWatch name of a label-free estimate: ``roc_auc`` -> ``EstimatedRocAuc`` (as the metric check says)."""
     return "Estimated" + "".join(part.capitalize() for part in metric.split("_"))
 
 
@@ -98,8 +100,14 @@ def published_performance_metrics(problem: Problem) -> tuple[str, ...]:
     return (*names, *(f"{m}_{use}" for m in names for use in ("ci_lower", "ci_upper")))
 
 
-def published_estimated_metrics() -> tuple[str, ...]:
-    """Metric names the metric check publishes for label-free estimates (classification only)."""
-    names = [estimated_metric_name(m) for m in ESTIMATED_METRICS]
-    bounds = [estimated_metric_name(f"{m}_{use}") for m in ESTIMATED_METRICS for use in ("ci_lower", "ci_upper")]
+def estimated_metrics_for(problem: Problem) -> tuple[str, ...]:
+    """The metrics estimated without labels: CBPE's for classification, DLE's (mae, rmse) for regression."""
+    return ESTIMATED_METRICS if problem == "classification" else ESTIMATED_REGRESSION_METRICS
+
+
+def published_estimated_metrics(problem: Problem = "classification") -> tuple[str, ...]:
+    """Metric names the metric check publishes for a problem type's label-free estimates (and interval bounds)."""
+    estimated = estimated_metrics_for(problem)
+    names = [estimated_metric_name(m) for m in estimated]
+    bounds = [estimated_metric_name(f"{m}_{use}") for m in estimated for use in ("ci_lower", "ci_upper")]
     return (*names, *bounds)

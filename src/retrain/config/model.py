@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from retrain.config.base import (
-    ESTIMATED_METRICS,
     Problem,
     _Strict,
     estimated_metric_name,
+    estimated_metrics_for,
     metrics_for,
     published_estimated_metrics,
     published_performance_metrics,
@@ -130,8 +130,12 @@ class ModelConfig(_Strict):
             raise ValueError(f"target {self.target!r} is also listed as a feature")
         if self.triggers.drift is not None:
             self.triggers.drift.check_features(self.features.numeric, self.features.categorical)
-        if self.triggers.estimated is not None and self.problem != "classification":
-            raise ValueError("triggers.estimated: label-free estimation applies to classification only")
+        estimable = estimated_metrics_for(self.problem)
+        if self.triggers.estimated is not None and self.triggers.estimated.metric not in estimable:
+            raise ValueError(
+                f"triggers.estimated.metric: {self.triggers.estimated.metric!r} is not estimated without labels "
+                f"for a {self.problem} model ({', '.join(estimable)})"
+            )
         for column in self.validation.slices.columns if self.validation.slices else []:
             if column not in self.features.categorical:
                 raise ValueError(f"validation.slices.columns: {column!r} is not a categorical feature")
@@ -154,15 +158,14 @@ class ModelConfig(_Strict):
                 f"alarms.performance.metric == {performance.metric!r} is not a metric the check publishes for a "
                 f"{self.problem} model ({known}, or <metric>_ci_lower/_ci_upper)"
             )
-        if estimated is not None:
-            if self.problem != "classification":
-                raise ValueError("alarms.estimated: label-free estimation applies to classification only, use null")
-            if estimated.metric not in published_estimated_metrics():
-                names = ", ".join(estimated_metric_name(m) for m in ESTIMATED_METRICS)
-                raise ValueError(
-                    f"alarms.estimated.metric == {estimated.metric!r} is not a published estimate ({names}, "
-                    "or their _ci_lower/_ci_upper bounds, e.g. EstimatedAccuracyCiLower)"
-                )
+        if estimated is not None and estimated.metric not in published_estimated_metrics(self.problem):
+            estimable = estimated_metrics_for(self.problem)
+            names = ", ".join(estimated_metric_name(m) for m in estimable)
+            example = estimated_metric_name(f"{estimable[0]}_ci_upper")
+            raise ValueError(
+                f"alarms.estimated.metric == {estimated.metric!r} is not an estimate published for a {self.problem} "
+                f"model ({names}, or their CiLower/CiUpper bounds, e.g. {example})"
+            )
 
     @property
     def primary_metric(self) -> str:

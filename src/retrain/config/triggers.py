@@ -6,7 +6,13 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from retrain.config.base import ESTIMATED_METRICS, SIGNAL_METRIC_DIRECTION, SignalValue, _Strict
+from retrain.config.base import (
+    ESTIMATED_METRICS,
+    ESTIMATED_REGRESSION_METRICS,
+    SIGNAL_METRIC_DIRECTION,
+    SignalValue,
+    _Strict,
+)
 from retrain.config.drift import DriftTrigger
 
 
@@ -26,8 +32,9 @@ class _BoundTrigger(_Strict):
     metric: str
     """The metric judged. ``triggers.performance``: any realized metric of the problem type (classification:
     accuracy, balanced_accuracy, precision, recall, f1, precision_macro, recall_macro, f1_macro, roc_auc,
-    log_loss, brier; regression: rmse, mae, mape, r2). ``triggers.estimated``: a metric CBPE estimates without
-    labels (accuracy, balanced_accuracy, precision, recall, f1, their ``_macro`` forms, roc_auc)."""
+    log_loss, brier; regression: rmse, mae, mape, r2). ``triggers.estimated``: a metric estimated without
+    labels (classification, CBPE: accuracy, balanced_accuracy, precision, recall, f1, their ``_macro`` forms,
+    roc_auc; regression, DLE: mae, rmse with ``max``)."""
     min: float | None = None
     """Floor of a higher-is-better metric: the signal fires when the value compared (``use``) is below it.
     Give exactly one of ``min`` and ``max``."""
@@ -75,10 +82,17 @@ class PerformanceTrigger(_BoundTrigger):
 
 
 class EstimatedTrigger(_BoundTrigger):
-    """Retrain when the label-free estimate (CBPE) of a classification metric crosses a bound."""
+    """Retrain when the label-free estimate of a metric crosses a bound.
+
+    A classifier's metrics are estimated from its calibrated class probabilities
+    (CBPE); a regression model's MAE and RMSE from the loss model fit on its
+    holdout (DLE). The model config checks the metric fits the problem type.
+    """
 
     _path: ClassVar[str] = "triggers.estimated"
-    _metrics: ClassVar[dict[str, bool]] = {m: SIGNAL_METRIC_DIRECTION[m] for m in ESTIMATED_METRICS}
+    _metrics: ClassVar[dict[str, bool]] = {
+        m: SIGNAL_METRIC_DIRECTION[m] for m in (*ESTIMATED_METRICS, *ESTIMATED_REGRESSION_METRICS)
+    }
 
 
 class FlaggedTrigger(_Strict):
@@ -110,7 +124,8 @@ class Triggers(_Strict):
     flagged: FlaggedTrigger | None = None
     """Rate of predictions flagged by people; ``null``: off."""
     estimated: EstimatedTrigger | None = None
-    """Label-free estimate (CBPE) of a classification metric, on every prediction of the window; ``null``: off."""
+    """Label-free estimate of a metric (classification: CBPE; regression: DLE's mae or rmse), on every prediction
+    of the window; ``null``: off."""
     policy: Literal["any", "all"] = "any"
     """How the votes combine (in schedule mode ``check``): ``any`` retrains when one vote fires; ``all`` when at
     least one signal voted and none voted against."""

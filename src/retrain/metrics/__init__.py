@@ -16,6 +16,8 @@ import time at cold start. The modules:
 - :mod:`~retrain.metrics.engine`: checked inputs, the weighted bootstrap and the scorers;
 - :mod:`~retrain.metrics.encodings`: labels, predictions and probabilities as the engine's statistics;
 - :mod:`~retrain.metrics.compute`: the public metrics, estimate and flagged rate;
+- :mod:`~retrain.metrics.calibration`: calibrating the probabilities the estimate reads;
+- :mod:`~retrain.metrics.loss`: a regression model's label-free MAE and RMSE (direct loss estimation);
 - :mod:`~retrain.metrics.triggers`: the triggers' verdicts.
 
 Joining labels to predictions and typing them as the model's classes is data
@@ -25,6 +27,7 @@ plumbing, in :mod:`retrain.labels` (re-exported here).
 from __future__ import annotations
 
 from retrain.labels import AlignedLabels, align_labels, join_labels, probability_columns
+from retrain.metrics.calibration import Calibration, fit_calibration
 from retrain.metrics.compute import (
     compute_metrics,
     estimate_performance,
@@ -32,6 +35,7 @@ from retrain.metrics.compute import (
     realized_performance,
     wilson_interval,
 )
+from retrain.metrics.loss import LossModel, estimate_losses, fit_loss_model
 from retrain.metrics.results import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -49,17 +53,22 @@ __all__ = [
     "DEFAULT_MIN_SAMPLES",
     "DEFAULT_RESAMPLES",
     "AlignedLabels",
+    "Calibration",
     "EstimatedResult",
     "FlaggedResult",
     "Interval",
+    "LossModel",
     "MetricsResult",
     "PerformanceResult",
     "align_labels",
     "compute_metrics",
+    "estimate_losses",
     "estimate_performance",
     "evaluate_estimated",
     "evaluate_flagged",
     "evaluate_performance",
+    "fit_calibration",
+    "fit_loss_model",
     "flag_values",
     "join_labels",
     "probability_columns",

@@ -64,14 +64,22 @@ class PerformanceResult(BaseModel):
 
 
 class EstimatedResult(BaseModel):
-    """Label-free performance estimate (CBPE) of one window, and its trigger's verdict.
+    """Label-free performance estimate of one window, and its trigger's verdict.
 
-    ``available`` is False for regression and when the inference log has no
-    usable class probabilities (``note`` says why). ``enabled`` says whether an
-    ``estimated`` trigger is configured; only then can it fire.
+    ``method`` is ``cbpe`` (a classifier's metrics from its class probabilities)
+    or ``dle`` (a regression model's MAE and RMSE from its loss model).
+    ``calibration`` says how CBPE's probabilities were calibrated (``isotonic``,
+    ``sigmoid`` or ``none``; None when the champion has no calibration) and
+    ``calibration_reason`` why. ``available`` is False when the window cannot be
+    estimated (no class probabilities, no loss model; ``note`` says why).
+    ``enabled`` says whether an ``estimated`` trigger is configured; only then
+    can it fire.
     """
 
     available: bool
+    method: Literal["cbpe", "dle"] | None = None
+    calibration: str | None = None
+    calibration_reason: str | None = None
     enabled: bool
     n: int
     metrics: dict[str, float] = Field(default_factory=dict)

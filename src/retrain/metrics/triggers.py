@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 from retrain.config import EstimatedTrigger, FlaggedTrigger, PerformanceTrigger, Problem, signal_metrics_for
+from retrain.errors import SchemaMismatch
+from retrain.metrics.calibration import Calibration
 from retrain.metrics.compute import estimate_performance, flag_values, realized_performance, wilson_interval
 from retrain.metrics.engine import as_1d, check_problem
+from retrain.metrics.loss import LossModel, estimate_losses
 from retrain.metrics.results import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -160,17 +165,26 @@ def evaluate_estimated(
     proba: ArrayLike | None,
     classes: Sequence[Any] | None,
     pos_label: Any = None,
+    calibration: Calibration | None = None,
+    loss_model: LossModel | None = None,
+    features: pd.DataFrame | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> EstimatedResult:
-    """Estimate the window's performance without labels (see :func:`estimate_performance`) and judge it.
+    """Estimate the window's performance without labels and judge it.
 
-    Regression has no estimate (``available`` False, with a ``note``); so has a
-    log without class probabilities. With fewer than ``min_samples`` predictions
-    (the trigger's, else 100) the estimate is reported but ``insufficient``. An
-    enabled trigger fires as the performance trigger does, on the estimate or a
-    bound of its interval; an unavailable estimate never fires.
+    A classifier's metrics come from its class probabilities (CBPE, see
+    :func:`estimate_performance`), first mapped through the champion's
+    ``calibration`` when it has one; the result says which calibration was used.
+    A regression model's MAE and RMSE come from its ``loss_model`` (DLE, see
+    :func:`retrain.metrics.loss.estimate_losses`) applied to the window's
+    ``features`` and predictions. Without probabilities, or without a loss model
+    or a feature it needs, there is no estimate (``available`` False, with a
+    ``note``). With fewer than ``min_samples`` predictions (the trigger's, else
+    100) the estimate is reported but ``insufficient``. An enabled trigger fires
+    as the performance trigger does, on the estimate or a bound of its interval;
+    an unavailable estimate never fires.
 
     Raises
     ------
@@ -186,6 +200,7 @@ def evaluate_estimated(
         n=n,
         confidence=confidence,
         min_samples=trigger.min_samples if trigger is not None else DEFAULT_MIN_SAMPLES,
+        method="cbpe" if problem == "classification" else "dle",
     )
     if trigger is not None:
         result.metric, result.threshold, result.direction, result.use = (
@@ -194,15 +209,29 @@ def evaluate_estimated(
             trigger.direction,
             trigger.use,
         )
-    if problem == "regression":
-        return _without_estimate(result, "regression problems have no label-free estimate (CBPE needs probabilities)")
     if n == 0:
         return _without_estimate(result, "no predictions")
-    if proba is None or classes is None:
-        return _without_estimate(result, "the inference log has no class probabilities")
-    report = estimate_performance(
-        pred, proba, classes, pos_label=pos_label, confidence=confidence, resamples=resamples, seed=seed
-    )
+    common: dict[str, Any] = {"confidence": confidence, "resamples": resamples, "seed": seed}
+    if problem == "regression":
+        if loss_model is None:
+            return _without_estimate(
+                result,
+                "the champion has no loss model (a version trained before regression "
+                "estimates, or its holdout was too small); the next version fits one",
+            )
+        if features is None:
+            return _without_estimate(result, "the window has no feature columns")
+        try:
+            report = estimate_losses(loss_model, features, pred, **common)
+        except SchemaMismatch as exc:
+            return _without_estimate(result, str(exc))
+    else:
+        if proba is None or classes is None:
+            return _without_estimate(result, "the inference log has no class probabilities")
+        matrix = np.asarray(proba, dtype=np.float64)
+        if calibration is not None:
+            matrix, result.calibration, result.calibration_reason = calibrated(calibration, matrix, classes)
+        report = estimate_performance(pred, matrix, classes, pos_label=pos_label, **common)
     if not report.values:
         return _without_estimate(result, next(iter(report.unavailable.values()), "no estimate"))
     result.available, result.metrics, result.ci = True, report.values, report.ci
@@ -219,6 +248,20 @@ def evaluate_estimated(
         if result.value is None:
             result.reason = f"insufficient data: {label} unavailable"
     return result
+
+
+def calibrated(calibration: Calibration, proba: np.ndarray, classes: Sequence[Any]) -> tuple[np.ndarray, str, str]:
+    """The window's class probabilities through the champion's calibration, which calibration, and why.
+
+    The log's columns are matched to the calibration's classes by class key,
+    whatever their order. A log whose classes differ from the calibration's is
+    estimated uncalibrated, and the reason says so.
+    """
+    try:
+        out = calibration.apply(proba, classes)
+    except ValueError as exc:
+        return proba, "none", f"not applied: {exc}"
+    return out, calibration.method, calibration.reason
 
 
 def _without_estimate(result: EstimatedResult, note: str) -> EstimatedResult:

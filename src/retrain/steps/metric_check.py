@@ -7,8 +7,10 @@ Three signals, each with its own trigger in the model's config:
 - ``flagged``: the share of the window's predictions that people flagged (a
   ``flagged`` column of the inference log and/or a feed of flagged ids under
   ``flags/<model>/date=YYYY-MM-DD/``);
-- ``estimated``: the label-free estimate (CBPE) of classification metrics from
-  the logged class probabilities, on every prediction of the window.
+- ``estimated``: the label-free estimate, on every prediction of the window: a
+  classifier's metrics from its logged class probabilities, calibrated by the
+  champion's calibrator (CBPE); a regression model's MAE and RMSE from the
+  champion's loss model on the logged features and predictions (DLE).
 
 An enabled signal with enough data casts one vote (True: it fires); one without
 enough data is reported and never votes. Every signal with enough data is
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 from aws_lambda_powertools.metrics import MetricUnit
 
+from retrain import registry, snapshot
 from retrain.config import ModelConfig, estimated_metric_name
 from retrain.contracts import CheckOut, Run
 from retrain.data import read_partitions
@@ -32,8 +35,10 @@ from retrain.labels import AlignedLabels, align_labels, join_labels, probability
 from retrain.layout import flags_prefix
 from retrain.metrics import (
     DEFAULT_MIN_SAMPLES,
+    Calibration,
     EstimatedResult,
     FlaggedResult,
+    LossModel,
     MetricsResult,
     evaluate_estimated,
     evaluate_flagged,
@@ -100,7 +105,7 @@ def run(run: Run, *, settings: Settings) -> CheckOut:
     signals = {
         "performance": _performance(config, inference, labelled, columns, classes, details),
         "flagged": _flagged(settings, config, run, inference, details),
-        "estimated": _estimated(config, inference, columns, classes, details),
+        "estimated": _estimated(settings, config, inference, columns, classes, details),
     }
     votes = [s.fired for s in signals.values() if s.votes]
     firing = [s.reason for s in signals.values() if s.votes and s.fired and s.reason]
@@ -253,16 +258,26 @@ def _flagged(
 
 
 def _estimated(
-    config: ModelConfig, inference: pd.DataFrame, columns: list[str], classes: list[Any], details: dict[str, Any]
+    settings: Settings,
+    config: ModelConfig,
+    inference: pd.DataFrame,
+    columns: list[str],
+    classes: list[Any],
+    details: dict[str, Any],
 ) -> _Signal:
-    """The label-free (CBPE) estimate on every prediction of the window; the estimated trigger's verdict."""
+    """The label-free estimate on every prediction of the window (CBPE or DLE); the estimated trigger's verdict."""
     mon, trigger = config.monitoring, config.triggers.estimated
+    calibration, loss_model = _estimators(settings, config)
+    features = [c for c in config.features.all if c in inference.columns]
     result: EstimatedResult = evaluate_estimated(
         trigger,
         config.problem,
         inference[mon.prediction_column].to_numpy(),
         proba=_matrix(inference, columns),
         classes=classes or None,
+        calibration=calibration,
+        loss_model=loss_model,
+        features=inference[features],
         confidence=mon.confidence,
         resamples=mon.bootstrap_resamples,
     )
@@ -276,6 +291,23 @@ def _estimated(
     return _Signal(
         enabled=trigger is not None, fired=result.fired, insufficient=result.insufficient, reason=result.reason
     )
+
+
+def _estimators(settings: Settings, config: ModelConfig) -> tuple[Calibration | None, LossModel | None]:
+    """The champion's probability calibration (a classifier) or loss model (a regression model), if it has one.
+
+    Both are read from the champion's model profile, verified against the
+    registry's sha256 (:class:`~retrain.errors.ArtifactIntegrityError` if it
+    differs). No champion, or a version trained before they existed: None.
+    """
+    champion = registry.get_champion(settings.registry_table, config.model)
+    if champion is None:
+        return None, None
+    profile = snapshot.load_model_profile(champion.artifact_uri, sha256=champion.model_profile_sha256)
+    meta = profile.meta if profile is not None else {}
+    calibration = Calibration.model_validate(meta["calibration"]) if "calibration" in meta else None
+    loss_model = LossModel.model_validate(meta["loss_model"]) if "loss_model" in meta else None
+    return calibration, loss_model
 
 
 def _publish_values(values: dict[str, float]) -> None:
