@@ -86,6 +86,10 @@ def _estimated(check: dict[str, Any]) -> Signal | None:
     metric = check.get("metric") or "metric"
     low, high = ci_ends(as_dict(check.get("ci")).get(metric))
     notes = [f"n = {num(check.get('n'))}"]
+    if check.get("method") == "dle":
+        notes.append("DLE: the champion's loss model")
+    elif check.get("method") == "cbpe":
+        notes.append(f"CBPE, calibration {check.get('calibration') or 'none'}")
     for key in ("note", "reason"):
         if check.get(key) and (key == "note" or check.get("insufficient")):
             notes.append(str(check[key]))
@@ -98,7 +102,7 @@ def _estimated(check: dict[str, Any]) -> Signal | None:
         fires=">" if check.get("direction") == "max" else "<",
         fired=bool(check.get("fired")),
         insufficient=bool(check.get("insufficient")) or check.get("available") is False,
-        unit=True,
+        unit=metric not in LOWER_IS_BETTER,
         note="; ".join(notes),
     )
 

@@ -512,3 +512,18 @@ def test_render_does_not_change_the_report() -> None:
     render(report)
 
     assert report == before
+
+
+def test_the_estimated_row_says_how_it_was_estimated() -> None:
+    from retrain.report_signals import measured_signals
+
+    cbpe = {"enabled": True, "available": True, "method": "cbpe", "calibration": "isotonic", "metric": "accuracy"}
+    dle = {"enabled": True, "available": True, "method": "dle", "metric": "mae", "direction": "max", "value": 12.5}
+
+    (classifier,) = measured_signals({"checks": {"estimated": {**cbpe, "n": 300, "value": 0.9, "threshold": 0.8}}})
+    (regression,) = measured_signals({"checks": {"estimated": {**dle, "n": 300, "threshold": 10.0}}})
+
+    assert "CBPE, calibration isotonic" in classifier.note
+    assert (classifier.fires, classifier.unit) == ("<", True)
+    assert "DLE: the champion's loss model" in regression.note
+    assert (regression.name, regression.fires, regression.unit) == ("estimated mae (no labels)", ">", False)
