@@ -46,5 +46,26 @@ def test_a_light_function_imports_no_science_library(function):
     assert set(HEAVY) & _modules_after_import(function) == set()
 
 
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        ("retrain.frames", {"numpy", "pandas", "scipy", "sklearn", "pyarrow"}),
+        ("retrain.metrics.calibration", {"scipy", "sklearn"}),
+        ("retrain.metrics.loss", {"scipy", "sklearn"}),
+    ],
+)
+def test_a_library_module_imports_only_what_its_readers_need(module: str, absent: set[str]) -> None:
+    # The label-free estimators are applied by the metric check with numpy alone; frames is read by light code
+    code = f"import json, sys, {module}; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert absent & set(json.loads(completed.stdout)) == set()
+
+
 def test_the_metric_check_does_not_import_scikit_learn():
     assert "sklearn" not in _modules_after_import("metric_check")

@@ -2,17 +2,13 @@
 
 A missing column is reported the same way wherever it is found (which table,
 which columns, all of them); a column's kind does not depend on how a Parquet
-engine typed it; a parameter out of range is named with its bound; and
-importing the module costs no science library.
+engine typed it; and a parameter out of range is named with its bound (that
+importing the module costs no science library is in test_cold_imports).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +20,6 @@ from retrain.errors import SchemaMismatch
 from retrain.frames import MISSING, check_scalar, column_kind, require_columns
 
 pytestmark = pytest.mark.unit
-
-ROOT = Path(__file__).parents[2]
 
 
 # require_columns ---------------------------------------------------------------------------------------
@@ -111,16 +105,3 @@ def test_a_boolean_is_not_a_number() -> None:
 
 def test_a_value_within_bounds_passes() -> None:
     check_scalar(0.5, "share", float, min_val=0, max_val=1, include_boundaries="neither")
-
-
-# weight ------------------------------------------------------------------------------------------------
-def test_importing_the_module_loads_no_science_library() -> None:
-    code = "import json, sys, retrain.frames; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "PYTHONPATH": str(ROOT / "src")},
-    )
-    assert {"numpy", "pandas", "scipy", "sklearn", "pyarrow"} & set(json.loads(completed.stdout)) == set()

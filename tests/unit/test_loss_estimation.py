@@ -8,9 +8,6 @@ labelled windows whose feature distribution moved.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -203,31 +200,3 @@ def test_inconsistent_tree_arrays_are_refused(setting, field, edit):
     document[field] = edit(document[field])
     with pytest.raises(ValueError, match=r"child|disagree"):
         Trees.model_validate(document)
-
-
-def test_importing_the_module_imports_neither_scikit_learn_nor_scipy():
-    code = "import json, sys, retrain.metrics.loss; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(json.loads(completed.stdout))
-    assert {"sklearn", "scipy"} & loaded == set()
-
-
-def test_fitting_and_estimating_take_little_time():
-    rng = np.random.default_rng(10)
-    frame, target = _rows(20_000, rng)  # 10 features: 9 numeric, 1 categorical
-    predicted = target + rng.normal(size=target.size)
-    start = time.perf_counter()
-    model = fit_loss_model(frame, predicted, target, numeric=NUMERIC, categorical=CATEGORICAL)
-    fitted = time.perf_counter() - start
-    assert isinstance(model, LossModel)
-    window, y_window = _rows(50_000, rng, loud=1.0)
-    start = time.perf_counter()
-    model.predict(window, y_window)
-    predicted_in = time.perf_counter() - start
-    start = time.perf_counter()
-    estimate_losses(model, window, y_window)
-    estimated = time.perf_counter() - start
-    print(
-        f"fit on 20k rows x 10 features: {fitted:.2f} s ({model.reason}); on 50k rows: "
-        f"predicted losses {predicted_in:.3f} s, estimate with 1000 bootstrap resamples {estimated:.2f} s"
-    )
