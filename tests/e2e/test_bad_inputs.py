@@ -427,3 +427,27 @@ def test_text_labels_in_a_regression_window_name_the_column_and_the_step(reused_
     assert "'price'" in result["error"]
     assert "'expensive'" in result["error"]
     assert result["champion_version"] == 1
+
+
+def test_a_regression_window_retrains_on_its_estimated_error(reused_cloud, tmp_path):
+    # Given a regression model judged only on its label-free MAE estimate, with a ceiling its errors exceed
+    text = (CONFIG.parent / "house-prices.yaml").read_text().replace("model: house-prices", "model: houses-dle")
+    text = text.replace(
+        "  performance: {metric: rmse, max: 60}\n  drift: {share: 0.3}\n", "  estimated: {metric: mae, max: 5}\n"
+    )
+    config = write(tmp_path / "houses-dle.yaml", text)
+    reference, window = tmp_path / "houses.parquet", tmp_path / "window.csv"
+    generate_houses(600, 1).to_parquet(reference, index=False)
+    generate_houses(300, 2).to_csv(window, index=False)
+
+    # When the window goes through the state machine
+    code, result = local_run(tmp_path / "out", config=config, reference=reference, current=window)
+
+    # Then the champion's loss model estimated the window's MAE, the estimate fired, and the run retrained
+    estimated = result["checks"]["estimated"]
+    assert code == 0, result["error"]
+    assert (estimated["method"], estimated["available"], estimated["fired"]) == ("dle", True, True)
+    assert estimated["metrics"]["mae"] == pytest.approx(result["checks"]["metrics"]["mae"], rel=0.35)
+    assert result["triggered"] is True
+    assert f"estimated mae {estimated['value']:.4g} > 5" in result["reasons"]
+    assert result["outcome"] in {"promoted", "rejected"}
