@@ -208,7 +208,9 @@ def fit_loss_model(
     numeric, categorical : sequence of str
         The feature columns, by kind.
     seed : int
-        Seeds the early-stopping split of the ensembles.
+        The ensembles' ``random_state`` (every iteration is fit on every row, so
+        the fit is the same for any seed today; kept so a change of settings
+        stays reproducible).
 
     Returns
     -------
