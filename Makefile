@@ -61,22 +61,25 @@ lint: $(STAMP) $(TOOLS_STAMP)
 # every small fit several times slower (measured: one fit 6.7 s threaded vs 0.32 s single-threaded).
 # The fault suite (faults injected into moto's backends, timed-out handlers left running) and the
 # load test (100 executions at once) each run in a process of their own, so neither leaves state
-# behind for the other tests. Two lanes run at once, one per core, each test process single-threaded
-# and with its own local cloud and temporary folder: the e2e suite in one; unit, integration, the
-# fault suite, the load test and the two engines' e2e tests (distributed drift, SageMaker training;
-# moved there to even the lanes) in the other. The e2e lane's output is printed when both are done.
-ISOLATED = tests/e2e/test_faults.py tests/e2e/test_load.py tests/e2e/test_distributed_drift.py \
-	tests/e2e/test_sagemaker_engine.py
+# behind for the other tests; so do the two engines' e2e tests (distributed drift, SageMaker training).
+# Two lanes run at once, one per core, each test process single-threaded and with its own local
+# cloud and temporary folder: the e2e suite, then the two engines' tests, in one; unit, integration,
+# the fault suite and the load test in the other (so split to even the lanes' times). The e2e lane's
+# output is printed when both are done.
+LANE2_ISOLATED = tests/e2e/test_faults.py tests/e2e/test_load.py
+E2E_ISOLATED = tests/e2e/test_distributed_drift.py tests/e2e/test_sagemaker_engine.py
+ISOLATED = $(LANE2_ISOLATED) $(E2E_ISOLATED)
 PYTEST = $(PY) -m pytest -q -m "not build" -p no:cacheprovider
 test: export OMP_NUM_THREADS = 1
 test: lint
 	@rm -rf .pytest-lanes && mkdir -p .pytest-lanes
-	@echo "lane e2e: tests/e2e (output below when both lanes are done)"
-	@$(PYTEST) --basetemp=.pytest-lanes/e2e tests/e2e $(foreach t,$(ISOLATED),--ignore=$(t)) \
+	@echo "lane e2e: tests/e2e, then $(E2E_ISOLATED) (output below when both lanes are done)"
+	@( $(PYTEST) --basetemp=.pytest-lanes/e2e tests/e2e $(foreach t,$(ISOLATED),--ignore=$(t)) \
+		$(foreach t,$(E2E_ISOLATED),&& $(PYTEST) --basetemp=.pytest-lanes/$(basename $(notdir $(t))) $(t)) ) \
 		> .pytest-lanes/e2e.log 2>&1 & e2e=$$!; \
-	echo "lane 2: tests/unit tests/integration, then $(ISOLATED)"; \
+	echo "lane 2: tests/unit tests/integration, then $(LANE2_ISOLATED)"; \
 	$(PYTEST) --basetemp=.pytest-lanes/main tests/unit tests/integration \
-		$(foreach t,$(ISOLATED),&& $(PYTEST) --basetemp=.pytest-lanes/$(basename $(notdir $(t))) $(t)); \
+		$(foreach t,$(LANE2_ISOLATED),&& $(PYTEST) --basetemp=.pytest-lanes/$(basename $(notdir $(t))) $(t)); \
 	other=$$?; wait $$e2e; lane=$$?; echo "== lane e2e (exit $$lane)"; cat .pytest-lanes/e2e.log; \
 	test $$other -eq 0 -a $$lane -eq 0
 
