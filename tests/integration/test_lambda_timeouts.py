@@ -7,8 +7,10 @@ past a shortened timeout. Timeouts are 1 s; the margins allow for a busy 2-core 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -269,3 +271,26 @@ def test_the_routed_stream_survives_copies_and_never_recurses():
     assert bare._target() is sys.__stdout__
     with pytest.raises(AttributeError):
         _ = bare.stream
+
+
+def test_the_routed_stream_outlives_every_invocation_that_installs_it():
+    # print() in another thread may still be writing to sys.stdout when an invocation puts the previous one
+    # back: the routed stream it installed must not be freed then (CPython 3.12 crashes in print)
+    import gc
+    import weakref
+
+    from retrain.local.lambdas import _capture_streams, _routed
+
+    process_stream = io.StringIO()
+    with contextlib.redirect_stdout(process_stream):
+        with _capture_streams(io.StringIO()):
+            installed = weakref.ref(sys.stdout)
+            assert installed() is not process_stream
+        assert sys.stdout is process_stream
+        gc.collect()
+        assert installed() is not None
+        with _capture_streams(io.StringIO()):
+            assert sys.stdout is installed()  # one routed stream per process stream, reused
+        print("after", end="")
+    assert process_stream.getvalue() == "after"
+    assert _routed(process_stream) is installed()

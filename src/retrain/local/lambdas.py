@@ -297,8 +297,23 @@ class _Routed:
         return self
 
 
+#: The routed stream of each process stream, kept for the life of the process. CPython 3.12's ``print``
+#: holds ``sys.stdout`` without a reference of its own: a routed stream freed when an invocation puts the
+#: previous ``sys.stdout`` back, while another thread prints to it, crashes the process (a segfault in
+#: ``print``). One long-lived routed stream per process stream is never freed.
+_ROUTED: dict[int, _Routed] = {}
+_ROUTED_LOCK = threading.Lock()
+
+
 def _routed(stream: Any) -> Any:
-    return stream if isinstance(stream, _Routed) else _Routed(stream)
+    """The process-wide routed stream of ``stream`` (``stream`` itself when it already is one)."""
+    if isinstance(stream, _Routed):
+        return stream
+    with _ROUTED_LOCK:
+        routed = _ROUTED.get(id(stream))
+        if routed is None or routed.__dict__.get("stream") is not stream:
+            routed = _ROUTED[id(stream)] = _Routed(stream)  # it holds ``stream``: the id is not reused meanwhile
+        return routed
 
 
 @contextlib.contextmanager
