@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from retrain.labels import as_1d, class_key
 from retrain.metrics.encodings import positive_class
+from retrain.metrics.engine import one_hot, row_brier
 
 #: Isotonic regression needs this many usable rows, and every calibrated class :data:`ISOTONIC_MIN_CLASS_ROWS`
 #: rows of it and of the rest; on fewer its steps follow noise, and Platt scaling (two parameters) is used.
@@ -158,10 +159,8 @@ def _transform(calibrators: list[ClassCalibrator], positive: int | None, matrix:
 
 
 def _brier(matrix: np.ndarray, codes: np.ndarray) -> float:
-    """Mean over rows of the summed squared error to the one-hot truth, halved for two classes."""
-    error = matrix.copy()
-    error[np.arange(codes.size), codes] -= 1.0
-    return float((error**2).sum(axis=1).mean() * (0.5 if matrix.shape[1] == 2 else 1.0))
+    """The Brier score of the rows' probabilities against their class codes (the metric check's ``brier``)."""
+    return float(row_brier(matrix, one_hot(codes, matrix.shape[1])).mean())
 
 
 def _folds(codes: np.ndarray, seed: int) -> np.ndarray:

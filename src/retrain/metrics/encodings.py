@@ -19,6 +19,7 @@ from retrain.metrics.engine import (
     label_scores,
     one_hot,
     roc_auc,
+    row_brier,
 )
 
 #: The regression metrics of :func:`regression_stat`, in the order they are reported.
@@ -96,14 +97,14 @@ def proba_stat(true: np.ndarray, matrix: np.ndarray, index: pd.Index, pos_label:
     rankings = [Ranking(matrix[:, c], truth[:, c]) for c in columns]
     clipped = np.clip(matrix[np.arange(true.size), t_codes], EPS, 1.0 - EPS)
     row_log_loss = -np.log(clipped)
-    row_brier = ((matrix - truth) ** 2).sum(axis=1) * (0.5 if k == 2 else 1.0)  # scikit-learn's scale_by_half="auto"
+    brier = row_brier(matrix, truth)
 
     def stat(weights: np.ndarray) -> dict[str, np.ndarray]:
         total = weights.sum(axis=0)
         return {
             "roc_auc": roc_auc(rankings, weights),
             "log_loss": row_log_loss @ weights / total,
-            "brier": row_brier @ weights / total,
+            "brier": brier @ weights / total,
         }
 
     return stat

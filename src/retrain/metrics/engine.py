@@ -157,6 +157,12 @@ def one_hot(codes: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def row_brier(matrix: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each row's Brier score: the squared error of its probabilities to its one-hot ``truth``, summed over the
+    classes and halved for two (scikit-learn's ``scale_by_half="auto"``)."""
+    return ((matrix - truth) ** 2).sum(axis=1) * (0.5 if matrix.shape[1] == 2 else 1.0)
+
+
 class Confusion:
     """Weighted confusion matrices ``C[b, true, predicted]`` of fixed rows.
 
