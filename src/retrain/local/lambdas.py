@@ -310,9 +310,10 @@ def _routed(stream: Any) -> Any:
     if isinstance(stream, _Routed):
         return stream
     with _ROUTED_LOCK:
+        # A cached routed stream holds its stream, so no other object can have that id meanwhile.
         routed = _ROUTED.get(id(stream))
-        if routed is None or routed.__dict__.get("stream") is not stream:
-            routed = _ROUTED[id(stream)] = _Routed(stream)  # it holds ``stream``: the id is not reused meanwhile
+        if routed is None:
+            routed = _ROUTED[id(stream)] = _Routed(stream)
         return routed
 
 
