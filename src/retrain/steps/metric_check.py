@@ -268,7 +268,9 @@ def _estimated(
     """The label-free estimate on every prediction of the window (CBPE or DLE); the estimated trigger's verdict."""
     mon, trigger = config.monitoring, config.triggers.estimated
     calibration, loss_model = _estimators(settings, config)
-    features = [c for c in config.features.all if c in inference.columns]
+    # The loss model reads the features (a regression model's estimate); a classifier's reads the probabilities.
+    present = [c for c in config.features.all if c in inference.columns]
+    features = inference[present] if config.problem == "regression" else None
     result: EstimatedResult = evaluate_estimated(
         trigger,
         config.problem,
@@ -277,7 +279,7 @@ def _estimated(
         classes=classes or None,
         calibration=calibration,
         loss_model=loss_model,
-        features=inference[features],
+        features=features,
         confidence=mon.confidence,
         resamples=mon.bootstrap_resamples,
     )
